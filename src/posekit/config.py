@@ -59,6 +59,7 @@ class DataConfig:
     synthetic_val: int = 200
     synthetic_image_size: int = 256
     synthetic_seed: int = 0
+    synthetic_options: dict = field(default_factory=dict)  # render difficulty: rotation, occluder_prob, clutter
 
 
 @dataclass
@@ -70,6 +71,7 @@ class ModelConfig:
     num_features: int = 256
     depth: int = 4
     stem: str = "newell"                    # "newell" | "reduced"
+    stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
 
 
 @dataclass
@@ -93,15 +95,20 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda
     amp: bool = True                        # mixed precision on CUDA only
+    channels_last: bool = False             # NHWC memory format (faster convolutions on CPU and GPU)
     num_threads: int = 0                    # torch CPU threads (0: torch default)
     log_every: int = 20
+    checkpoint_every: int = 0               # also write last.pt every N steps inside an epoch (0: epoch end only)
+    val_every: int = 1                      # validate every N epochs (and always after the last)
 
 
 @dataclass
 class EvalConfig:
     """Evaluation and decoding settings."""
 
-    flip_test: bool = True
+    flip_test: bool = True                  # flip testing in the final evaluation
+    val_flip_test: bool = False             # flip testing in the per-epoch validation (twice the cost)
+    ground_truth: str = ""                  # optional gt_valid.mat: official head boxes for the val split
     threshold: float = 0.5
     batch_size: int = 32
 

@@ -1,0 +1,5 @@
+"""Training losses."""
+
+from posekit.losses.heatmap import HeatmapMSELoss
+
+__all__ = ["HeatmapMSELoss"]

@@ -1,0 +1,54 @@
+"""Training curves from a run's ``metrics.csv`` (matplotlib, headless)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """Rows of a ``metrics.csv`` as dicts of floats (empty cells -> NaN).
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    with open(path, newline="") as f:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def plot_training_curves(runs: dict[str, str | Path], out_path: str | Path) -> Path:
+    """Plot train/val loss and val PCKh@0.5 (%) against epoch for one or several runs.
+
+    Args:
+        runs: label -> path of the run's ``metrics.csv``.
+        out_path: PNG to write.
+
+    Returns:
+        The written path.
+    """
+    fig, (ax_loss, ax_pck) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, path in runs.items():
+        rows = read_metrics(path)
+        epochs = [r["epoch"] for r in rows]
+        ax_loss.plot(epochs, [r["train_loss"] for r in rows], label=f"{label} train")
+        if rows and "val_loss" in rows[0]:
+            ax_loss.plot(epochs, [r.get("val_loss", float("nan")) for r in rows], "--", label=f"{label} val")
+        if rows and "pckh" in rows[0]:
+            ax_pck.plot(epochs, [r.get("pckh", float("nan")) for r in rows], marker="o", label=label)
+    ax_loss.set(xlabel="epoch", ylabel="loss (MSE, summed over stacks)", yscale="log", title="Loss")
+    ax_pck.set(xlabel="epoch", ylabel="PCKh@0.5 mean (%)", title="Validation PCKh@0.5", ylim=(0, 100))
+    for ax in (ax_loss, ax_pck):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path

@@ -1,0 +1,160 @@
+"""``posekit evaluate``: official MPII PCKh of a prediction file or of a checkpoint.
+
+Usage::
+
+    posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
+                     [--normalize-h5 valid.h5]
+    posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
+                     [--no-flip] [--save-predictions PRED.npy] [--json]
+
+With ``--checkpoint`` the model predicts every sample of ANN (flip-tested unless ``--no-flip``)
+and is scored against ANN's joints, with head sizes from GT (e.g. ``gt_valid.mat``) when given,
+else from ANN itself (``normalize`` / ``head_size`` / ``headbox``).
+
+PRED is a prediction file read by :func:`posekit.evaluation.load_predictions`: the contract is a
+``.npy`` array of shape (16, 2, N) in MPII joint order, original image pixels; (N, 16, 2) ``.npy``,
+HRNet/pytorch-pose ``.mat`` (``preds``) and ``.json`` are accepted too.
+
+GT is ``gt_valid.mat`` (head boxes, the official evaluation), a ``valid.h5`` (``part`` with
+(0, 0) = missing, ``normalize`` as head size) or a json list with ``head_size``/``headbox``.
+``--normalize-h5`` replaces the ground truth's head sizes by the ``normalize`` field of an h5 file
+with the same samples.
+
+Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdout::
+
+    {"pckh@0.5": {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"},
+     "per_joint": {"r_ankle": ..., ..., "l_wrist": ...},      # at --threshold
+     "pckh@0.1": {...}, "per_joint@0.5": {...}, "hard_mean@0.5": ..., "counts": {...},
+     "num_samples": N, "thresholds": [...], "predictions": PRED, "ground_truth": GT}
+
+All PCKh values are percentages (0-100); a value that cannot be computed (no evaluated joint) is
+``null``. Exit status 0 on success, 2 on a user error (message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from posekit.evaluation.pckh import format_table, load_ground_truth, load_h5_ground_truth, pckh
+from posekit.evaluation.predictions import load_predictions
+
+PROG = "posekit evaluate"
+#: Always reported besides --threshold: the table threshold and the Mean@0.1 column.
+_ALWAYS = (0.5, 0.1)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` options to ``parser`` (a subcommand parser or a standalone one)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--predictions", metavar="PRED",
+                        help="prediction file: .npy (16, 2, N) [contract] or (N, 16, 2), .mat ('preds'), .json")
+    source.add_argument("--checkpoint", metavar="CKPT", help="posekit checkpoint to run on --annotations")
+    parser.add_argument("--ground-truth", metavar="GT",
+                        help="ground truth: gt_valid.mat (head boxes), valid.h5 (normalize), or json with head_size "
+                             "(required with --predictions; optional head sizes with --checkpoint)")
+    parser.add_argument("--annotations", metavar="ANN", help="with --checkpoint: annotation file (.h5 / .json)")
+    parser.add_argument("--images", metavar="DIR", help="with --checkpoint: image folder of ANN")
+    parser.add_argument("--no-flip", action="store_true", help="with --checkpoint: no flip testing")
+    parser.add_argument("--save-predictions", metavar="PRED",
+                        help="with --checkpoint: write the predictions (.npy (16, 2, N), .mat or .json)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
+    parser.add_argument("--threshold", type=float, default=0.5, metavar="T",
+                        help="PCKh threshold for 'per_joint' and the table (default: 0.5); 0.5 and 0.1 are always reported")
+    parser.add_argument("--normalize-h5", default=None, metavar="H5",
+                        help="use the 'normalize' field of this h5 (e.g. valid.h5) as head sizes instead of GT's")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A standalone parser for ``python -m posekit.cli.evaluate``."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Official MPII PCKh of a prediction file.")
+    return add_arguments(parser)
+
+
+def _thresholds(primary: float) -> tuple[float, ...]:
+    out = [primary]
+    for t in _ALWAYS:
+        if not any(abs(t - u) < 1e-9 for u in out):
+            out.append(t)
+    return tuple(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate ``args.predictions`` against ``args.ground_truth``; print the result.
+
+    Returns:
+        0 on success, 2 on a user error (bad path, format, shape, sample-count mismatch), with
+        the message on stderr.
+    """
+    try:
+        if not (args.threshold >= 0 and np.isfinite(args.threshold)):
+            raise ValueError(f"--threshold must be a finite number >= 0, got {args.threshold}")
+        if args.checkpoint:
+            result = _evaluate_checkpoint(args)
+        else:
+            result = _evaluate_file(args)
+    except (FileNotFoundError, KeyError, ValueError, OSError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    source = args.checkpoint or args.predictions
+    ground_truth = args.ground_truth or args.annotations
+
+    if args.json:
+        out = result.to_dict()
+        out["predictions"] = str(source)
+        out["ground_truth"] = str(ground_truth)
+        if args.normalize_h5:
+            out["head_sizes_from"] = str(args.normalize_h5)
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"predictions:  {source}\nground truth: {ground_truth}"
+              + (f" (head sizes from {args.normalize_h5})" if args.normalize_h5 else ""))
+        print(format_table(result, args.threshold))
+    return 0
+
+
+def _evaluate_checkpoint(args: argparse.Namespace):
+    """Run the checkpoint on ``--annotations`` and score it (optionally saving the predictions)."""
+    from posekit.evaluation.predictions import save_predictions
+    from posekit.evaluation.runner import evaluate_checkpoint
+
+    if not (args.annotations and args.images):
+        raise ValueError("--checkpoint needs --annotations and --images")
+    result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=not args.no_flip,
+                                           ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold))
+    if args.save_predictions:
+        save_predictions(args.save_predictions, preds)
+    return result
+
+
+def _evaluate_file(args: argparse.Namespace):
+    """Score a prediction file against the ground truth."""
+    if not args.ground_truth:
+        raise ValueError("--predictions needs --ground-truth")
+    preds = load_predictions(args.predictions)
+    gt = load_ground_truth(args.ground_truth)
+    if args.normalize_h5:
+        norm_src = load_h5_ground_truth(args.normalize_h5)
+        if norm_src.num_samples != gt.num_samples:
+            raise ValueError(f"{args.normalize_h5} has {norm_src.num_samples} samples, "
+                             f"{args.ground_truth} has {gt.num_samples}")
+        gt = gt.with_head_sizes(norm_src.head_sizes)
+    if preds.shape[0] != gt.num_samples:
+        raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
+                         f"{args.ground_truth} has {gt.num_samples}")
+    return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: parse ``argv`` and :func:`run`."""
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The ``posekit`` command line: ``posekit COMMAND --help`` for each command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from posekit import __version__
+
+COMMANDS = {
+    "quickstart": ("posekit.cli.quickstart", "generate synthetic people, train, evaluate, plot and predict"),
+    "train": ("posekit.cli.train", "train a model from a YAML config"),
+    "evaluate": ("posekit.cli.evaluate", "official MPII PCKh of a prediction file or a checkpoint"),
+    "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images"),
+    "synth": ("posekit.cli.synth", "write the built-in synthetic people dataset"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-parser per command (each command module adds its arguments)."""
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="posekit", description="2D single-person human pose estimation.")
+    parser.add_argument("--version", action="version", version=f"posekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``posekit`` console script; returns the exit code.
+
+    User errors (missing files, bad configs, malformed annotations) print one clear line on stderr
+    and exit with code 2, without a traceback.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from posekit.data.dataset import DataError
+
+    try:
+        return int(args._run(args) or 0)
+    except (FileNotFoundError, ValueError, KeyError, DataError) as e:
+        print(f"posekit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"posekit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,484 @@
+"""Reading, validating and writing single-person pose annotations (MPII layouts).
+
+Two on-disk layouts are supported, both with one entry per *person sample* and all coordinates
+in **original image pixels** (x to the right, y down, integer coordinate = pixel centre):
+
+* the HDF5 layout of Newell et al. (stacked hourglass, ``princeton-vl/pytorch_stacked_hourglass``,
+  ``valid.h5``): datasets ``imgname`` (N,) bytes, ``center`` (N, 2), ``scale`` (N,),
+  ``part`` (N, J, 2), ``visible`` (N, J) and optionally ``normalize`` (N,) (head-size normaliser);
+* the json layout of HRNet / mmpose: a list of ``{"image", "center", "scale", "joints" (J x 2),
+  "joints_vis" (J)}`` with the optional extra keys ``head_size`` (float, px), ``headbox``
+  (``[[x1, y1], [x2, y2]]``) and ``parts`` (file name of a part-segmentation label image).
+
+``scale`` is the usual MPII person scale: the person box is ``scale * 200`` px high.
+
+A joint without a coordinate is stored in the files as ``(0, 0)`` (MPII/Newell) or ``(-1, -1)``
+(HRNet-style json). Such joints get ``annotated = False``, coordinates ``(0, 0)`` and
+``visible = 0``, and must never be trained on or evaluated. Other negative coordinates are real
+annotations (MPII has head tops a few pixels above the image border, e.g. ``y = -14``).
+
+Every problem found while reading raises :class:`AnnotationError` whose message names the file,
+the sample index (where one is at fault) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.joints import NUM_JOINTS
+
+__all__ = [
+    "AnnotationError",
+    "PoseAnnotations",
+    "read_mpii_h5",
+    "read_mpii_json",
+    "load_annotations",
+    "write_json_annotations",
+    "check_num_joints",
+    "unannotated_mask",
+]
+
+#: Fraction of the head-box diagonal used as the PCKh head size (MPII evaluation code).
+HEAD_SIZE_FACTOR = 0.6
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message names the file, sample index and field."""
+
+
+@dataclass
+class PoseAnnotations:
+    """Struct-of-arrays for N person samples, all coordinates in ORIGINAL image pixels.
+
+    Attributes:
+        source: annotation file path (used in error messages).
+        image_names: N image file names, relative to the image folder.
+        centers: (N, 2) float64 person centre (x, y), px.
+        scales: (N,) float64 person scale; the person box is ``scale * 200`` px.
+        joints: (N, J, 2) float64 joint (x, y), px; unannotated joints hold (0, 0).
+        visible: (N, J) float64, 1 = visible, 0 = occluded or unannotated.
+        annotated: (N, J) bool, True where the joint has a coordinate.
+        head_sizes: (N,) float64 head-size normaliser in px (h5 ``normalize``, json ``head_size`` or
+            ``0.6 * ||headbox[1] - headbox[0]||``), or None when the file has none.
+        headboxes: (N, 2, 2) float64 ``[[x1, y1], [x2, y2]]`` head boxes, px, or None.
+        part_label_files: N part-segmentation label file names (json ``parts``), or None.
+
+    Raises:
+        AnnotationError: on construction, when the array shapes do not agree.
+    """
+
+    source: str
+    image_names: list[str]
+    centers: np.ndarray
+    scales: np.ndarray
+    joints: np.ndarray
+    visible: np.ndarray
+    annotated: np.ndarray
+    head_sizes: np.ndarray | None = None
+    headboxes: np.ndarray | None = None
+    part_label_files: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.image_names)
+        self.image_names = list(self.image_names)
+        self.centers = np.asarray(self.centers, dtype=np.float64)
+        self.scales = np.asarray(self.scales, dtype=np.float64)
+        self.joints = np.asarray(self.joints, dtype=np.float64)
+        self.visible = np.asarray(self.visible, dtype=np.float64)
+        self.annotated = np.asarray(self.annotated, dtype=bool)
+        j = self.joints.shape[1] if self.joints.ndim == 3 else -1
+        expected = {
+            "centers": (self.centers, (n, 2)),
+            "scales": (self.scales, (n,)),
+            "joints": (self.joints, (n, j, 2)),
+            "visible": (self.visible, (n, j)),
+            "annotated": (self.annotated, (n, j)),
+        }
+        if self.head_sizes is not None:
+            self.head_sizes = np.asarray(self.head_sizes, dtype=np.float64)
+            expected["head_sizes"] = (self.head_sizes, (n,))
+        if self.headboxes is not None:
+            self.headboxes = np.asarray(self.headboxes, dtype=np.float64)
+            expected["headboxes"] = (self.headboxes, (n, 2, 2))
+        for name, (arr, shape) in expected.items():
+            if arr.shape != shape or j < 0:
+                raise AnnotationError(
+                    f"{self.source}: field {name!r} has shape {arr.shape}, expected {shape} "
+                    f"(N = {n} samples, J = {j} joints)"
+                )
+        if self.part_label_files is not None:
+            self.part_label_files = list(self.part_label_files)
+            if len(self.part_label_files) != n:
+                raise AnnotationError(
+                    f"{self.source}: field 'part_label_files' has {len(self.part_label_files)} entries, expected {n}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.image_names)
+
+    @property
+    def num_joints(self) -> int:
+        """J, the number of joints per sample."""
+        return self.joints.shape[1]
+
+    def subset(self, idx: Any) -> PoseAnnotations:
+        """The samples selected by ``idx`` (int array, bool mask of length N, slice or list), as a copy."""
+        sel = np.arange(len(self))[idx]
+        sel = np.atleast_1d(sel)
+        return PoseAnnotations(
+            source=self.source,
+            image_names=[self.image_names[i] for i in sel],
+            centers=self.centers[sel].copy(),
+            scales=self.scales[sel].copy(),
+            joints=self.joints[sel].copy(),
+            visible=self.visible[sel].copy(),
+            annotated=self.annotated[sel].copy(),
+            head_sizes=None if self.head_sizes is None else self.head_sizes[sel].copy(),
+            headboxes=None if self.headboxes is None else self.headboxes[sel].copy(),
+            part_label_files=None if self.part_label_files is None else [self.part_label_files[i] for i in sel],
+        )
+
+
+def unannotated_mask(joints: np.ndarray) -> np.ndarray:
+    """True where a joint has no coordinate: stored as exactly (0, 0) or (-1, -1).
+
+    Args:
+        joints: (..., J, 2) joint coordinates as read from a file, original px.
+
+    Returns:
+        (..., J) bool.
+    """
+    joints = np.asarray(joints)
+    return np.all(joints == 0, axis=-1) | np.all(joints == -1, axis=-1)
+
+
+def check_num_joints(ann: PoseAnnotations, expected: int) -> None:
+    """Check that every sample of ``ann`` has ``expected`` joints.
+
+    Raises:
+        AnnotationError: the joint count differs; the message names the file.
+    """
+    if ann.num_joints != expected:
+        raise AnnotationError(
+            f"{ann.source}: field 'joints' has {ann.num_joints} joints per sample, expected {expected}"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# validation helpers (vectorised: the first offending sample is reported)
+
+
+def _first_bad(bad: np.ndarray) -> int | None:
+    """Index of the first sample (axis 0) where ``bad`` is True anywhere, or None."""
+    bad = bad.reshape(bad.shape[0], -1).any(axis=1) if bad.ndim > 1 else bad
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else None
+
+
+def _check_finite(source: str, field: str, arr: np.ndarray) -> None:
+    i = _first_bad(~np.isfinite(arr))
+    if i is not None:
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} has a non-finite value {arr[i].tolist()}")
+
+
+def _check_scales(source: str, field: str, scales: np.ndarray) -> None:
+    _check_finite(source, field, scales)
+    i = _first_bad(scales <= 0)
+    if i is not None:
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} is {float(scales[i])}, expected > 0")
+
+
+def _finish(
+    source: str,
+    names: list[str],
+    centers: np.ndarray,
+    scales: np.ndarray,
+    joints: np.ndarray,
+    visible: np.ndarray | None,
+    head_sizes: np.ndarray | None,
+    headboxes: np.ndarray | None,
+    part_files: list[str] | None,
+    fields: dict[str, str],
+) -> PoseAnnotations:
+    """Validate numeric content and apply the unannotated-joint convention."""
+    _check_finite(source, fields["center"], centers)
+    _check_scales(source, fields["scale"], scales)
+    _check_finite(source, fields["joints"], joints)
+    missing = unannotated_mask(joints)
+    annotated = ~missing
+    joints = np.where(missing[..., None], 0.0, joints)
+    if visible is None:
+        visible = annotated.astype(np.float64)
+    else:
+        _check_finite(source, fields["visible"], visible)
+        visible = np.where(annotated & (visible > 0), 1.0, 0.0)
+    if head_sizes is not None:
+        _check_finite(source, fields["head_size"], head_sizes)
+    if headboxes is not None:
+        _check_finite(source, "headbox", headboxes)
+    return PoseAnnotations(
+        source=source,
+        image_names=names,
+        centers=centers,
+        scales=scales,
+        joints=joints,
+        visible=visible,
+        annotated=annotated,
+        head_sizes=head_sizes,
+        headboxes=headboxes,
+        part_label_files=part_files,
+    )
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"annotation file not found: {path}")
+
+
+# --------------------------------------------------------------------------------------------------
+# HDF5 (Newell et al. 2016)
+
+
+def read_mpii_h5(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+    """Read the Newell/princeton HDF5 annotation layout (e.g. ``valid.h5``).
+
+    Required datasets: ``imgname`` (N,) bytes, ``center`` (N, 2), ``scale`` (N,), ``part`` (N, J, 2).
+    Optional: ``visible`` (N, J) (default: 1 for annotated joints), ``normalize`` (N,) (head size, px).
+    ``part`` entries of (0, 0) or (-1, -1) are unannotated joints.
+
+    Args:
+        path: the ``.h5`` file.
+        num_joints: expected J (default 16, MPII); None accepts any J.
+
+    Returns:
+        :class:`PoseAnnotations` in original image pixels; ``headboxes`` and ``part_label_files`` are None.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        AnnotationError: unreadable file, missing key, wrong shape or length, wrong joint count,
+            non-finite number or ``scale <= 0``; the message names the file, sample and field.
+    """
+    import h5py
+
+    path = Path(path)
+    _require_file(path)
+    source = str(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise AnnotationError(f"{source}: not a readable HDF5 file ({e})") from None
+    with f:
+        keys = set(f.keys())
+        for key in ("imgname", "center", "scale", "part"):
+            if key not in keys:
+                raise AnnotationError(f"{source}: missing key {key!r} (file has: {', '.join(sorted(keys))})")
+        try:
+            raw_names = f["imgname"][()]
+            centers = np.asarray(f["center"][()], dtype=np.float64)
+            scales = np.asarray(f["scale"][()], dtype=np.float64)
+            joints = np.asarray(f["part"][()], dtype=np.float64)
+            visible = np.asarray(f["visible"][()], dtype=np.float64) if "visible" in keys else None
+            head_sizes = np.asarray(f["normalize"][()], dtype=np.float64) if "normalize" in keys else None
+        except (TypeError, ValueError) as e:
+            raise AnnotationError(f"{source}: a dataset is not numeric ({e})") from None
+
+    names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in np.atleast_1d(raw_names)]
+    n = len(names)
+
+    def shape_check(field: str, arr: np.ndarray, tail: tuple[int, ...], what: str) -> None:
+        if arr.ndim != 1 + len(tail) or arr.shape[0] != n or arr.shape[1:] != tail:
+            raise AnnotationError(
+                f"{source}: field {field!r} has shape {arr.shape}, expected {(n, *tail)} ({what}; N from 'imgname')"
+            )
+
+    shape_check("center", centers, (2,), "x, y per sample")
+    shape_check("scale", scales, (), "one scale per sample")
+    if joints.ndim != 3 or joints.shape[0] != n or joints.shape[2] != 2:
+        raise AnnotationError(f"{source}: field 'part' has shape {joints.shape}, expected (N={n}, J, 2)")
+    j = joints.shape[1]
+    if num_joints is not None and j != num_joints:
+        raise AnnotationError(f"{source}: all samples: field 'part' has {j} joints, expected {num_joints}")
+    if visible is not None:
+        shape_check("visible", visible, (j,), "one flag per joint")
+    if head_sizes is not None:
+        shape_check("normalize", head_sizes, (), "one head size per sample")
+
+    return _finish(
+        source, names, centers, scales, joints, visible, head_sizes, None, None,
+        fields={"center": "center", "scale": "scale", "joints": "part", "visible": "visible", "head_size": "normalize"},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# json (HRNet / mmpose)
+
+
+def _as_array(source: str, i: int, field: str, value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} is not numeric: {value!r}") from None
+    if arr.shape != shape:
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} has shape {arr.shape}, expected {shape} ({what})")
+    return arr
+
+
+def read_mpii_json(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+    """Read the HRNet / mmpose json layout: a list of per-sample objects.
+
+    Each object needs ``image`` (str), ``center`` ([x, y]), ``scale`` (float) and ``joints`` (J x 2);
+    ``joints_vis`` (J) is optional (default: 1 for annotated joints) and is read into ``visible``; in
+    the HRNet MPII json it is 1 for every annotated joint (occlusion is not recorded there), while
+    the posekit synthetic json uses 0 for occluded joints. Optional extra keys, which
+    must then be present in every sample: ``head_size`` (px), ``headbox`` ([[x1, y1], [x2, y2]])
+    and ``parts`` (part-segmentation label file name). Without ``head_size``, head sizes are
+    ``0.6 * ||headbox[1] - headbox[0]||`` when head boxes are given (MPII PCKh convention).
+
+    Args:
+        path: the ``.json`` file.
+        num_joints: expected J (default 16, MPII); None accepts any J that is the same for all samples.
+
+    Returns:
+        :class:`PoseAnnotations` in original image pixels.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        AnnotationError: invalid json, missing key, wrong shape, wrong joint count, non-finite
+            number or ``scale <= 0``; the message names the file, sample and field.
+    """
+    path = Path(path)
+    _require_file(path)
+    source = str(path)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{source}: invalid json ({e})") from None
+    if not isinstance(data, list):
+        raise AnnotationError(f"{source}: expected a json list of samples, got {type(data).__name__}")
+
+    n = len(data)
+    names: list[str] = []
+    centers = np.zeros((n, 2))
+    scales = np.zeros(n)
+    joint_list: list[np.ndarray] = []
+    vis_list: list[np.ndarray | None] = []
+    optional = {key: n > 0 and key in data[0] for key in ("head_size", "headbox", "parts")} if n else {}
+    head_sizes = np.zeros(n) if optional.get("head_size") else None
+    headboxes = np.zeros((n, 2, 2)) if optional.get("headbox") else None
+    part_files: list[str] | None = [] if optional.get("parts") else None
+    expected_j = num_joints
+
+    for i, s in enumerate(data):
+        if not isinstance(s, dict):
+            raise AnnotationError(f"{source}: sample {i}: expected an object, got {type(s).__name__}")
+        for key in ("image", "center", "scale", "joints"):
+            if key not in s:
+                raise AnnotationError(f"{source}: sample {i}: missing field {key!r}")
+        for key, present in optional.items():
+            if present and key not in s:
+                raise AnnotationError(f"{source}: sample {i}: missing field {key!r} (present in sample 0)")
+        if not isinstance(s["image"], str) or not s["image"]:
+            raise AnnotationError(f"{source}: sample {i}: field 'image' must be a non-empty string, got {s['image']!r}")
+        names.append(s["image"])
+        centers[i] = _as_array(source, i, "center", s["center"], (2,), "x, y")
+        scale = s["scale"]
+        if isinstance(scale, list) and len(scale) == 1:
+            scale = scale[0]
+        scales[i] = _as_array(source, i, "scale", scale, (), "a single number")
+        try:
+            jarr = np.asarray(s["joints"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise AnnotationError(f"{source}: sample {i}: field 'joints' is not a numeric J x 2 array") from None
+        if jarr.ndim != 2 or jarr.shape[1] != 2:
+            raise AnnotationError(f"{source}: sample {i}: field 'joints' has shape {jarr.shape}, expected (J, 2)")
+        if expected_j is None:
+            expected_j = jarr.shape[0]
+        if jarr.shape[0] != expected_j:
+            raise AnnotationError(
+                f"{source}: sample {i}: field 'joints' has {jarr.shape[0]} joints, expected {expected_j}"
+            )
+        joint_list.append(jarr)
+        if "joints_vis" in s:
+            vis_list.append(_as_array(source, i, "joints_vis", s["joints_vis"], (expected_j,), "one flag per joint"))
+        else:
+            vis_list.append(None)
+        if head_sizes is not None:
+            head_sizes[i] = _as_array(source, i, "head_size", s["head_size"], (), "a single number")
+        if headboxes is not None:
+            headboxes[i] = _as_array(source, i, "headbox", s["headbox"], (2, 2), "[[x1, y1], [x2, y2]]")
+        if part_files is not None:
+            if not isinstance(s["parts"], str):
+                raise AnnotationError(f"{source}: sample {i}: field 'parts' must be a file name, got {s['parts']!r}")
+            part_files.append(s["parts"])
+
+    j = expected_j if expected_j is not None else 0
+    joints = np.stack(joint_list) if n else np.zeros((0, j, 2))
+    vis_given = [v for v in vis_list if v is not None]
+    if vis_given and len(vis_given) != n:
+        i = next(k for k, v in enumerate(vis_list) if v is None)
+        raise AnnotationError(f"{source}: sample {i}: missing field 'joints_vis' (present in other samples)")
+    visible = np.stack(vis_given) if vis_given else None
+    if headboxes is not None:
+        _check_finite(source, "headbox", headboxes)
+        if head_sizes is None:
+            head_sizes = HEAD_SIZE_FACTOR * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
+    return _finish(
+        source, names, centers, scales, joints, visible, head_sizes, headboxes, part_files,
+        fields={"center": "center", "scale": "scale", "joints": "joints", "visible": "joints_vis",
+                "head_size": "head_size"},
+    )
+
+
+def load_annotations(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+    """Read an annotation file, choosing the reader by suffix (``.h5``/``.hdf5`` or ``.json``).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        AnnotationError: unknown suffix or malformed content (see the readers).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        return read_mpii_h5(path, num_joints)
+    if suffix == ".json":
+        return read_mpii_json(path, num_joints)
+    _require_file(path)
+    raise AnnotationError(f"{path}: unknown annotation format {suffix!r}; expected .h5, .hdf5 or .json")
+
+
+def _num(x: float) -> float | int:
+    """A json-friendly number: ints stay ints, floats keep full precision."""
+    x = float(x)
+    return int(x) if x.is_integer() and abs(x) < 2**53 else x
+
+
+def write_json_annotations(ann: PoseAnnotations, path: str | Path) -> None:
+    """Write ``ann`` in the HRNet/mmpose json layout read by :func:`read_mpii_json`.
+
+    Unannotated joints are written as ``(-1, -1)`` with ``joints_vis = 0``; ``head_size``,
+    ``headbox`` and ``parts`` are written when ``ann`` has them. Numbers keep full float64
+    precision, so reading the file back gives the same arrays.
+    """
+    out: list[dict[str, Any]] = []
+    for i in range(len(ann)):
+        joints = np.where(ann.annotated[i][:, None], ann.joints[i], -1.0)
+        s: dict[str, Any] = {
+            "image": ann.image_names[i],
+            "center": [_num(v) for v in ann.centers[i]],
+            "scale": _num(ann.scales[i]),
+            "joints": [[_num(x), _num(y)] for x, y in joints],
+            "joints_vis": [_num(v) for v in ann.visible[i]],
+        }
+        if ann.head_sizes is not None:
+            s["head_size"] = _num(ann.head_sizes[i])
+        if ann.headboxes is not None:
+            s["headbox"] = [[_num(v) for v in row] for row in ann.headboxes[i]]
+        if ann.part_label_files is not None:
+            s["parts"] = ann.part_label_files[i]
+        out.append(s)
+    Path(path).write_text(json.dumps(out, indent=1))

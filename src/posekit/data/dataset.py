@@ -1,0 +1,322 @@
+"""PyTorch dataset of single-person pose samples: crops, Gaussian targets and the crop geometry.
+
+One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotations`). The crop is
+the ``scale * 200 * scale_factor`` px box around the person centre (or the seed-002 box, see
+:func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
+al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
+
+Image normalisation: RGB in [0, 1], then per channel ``(x - IMAGENET_MEAN) / IMAGENET_STD``
+(the ImageNet statistics used by torchvision backbones, HRNet and mmpose).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.context
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from posekit.config import DataConfig
+from posekit.data.annotations import PoseAnnotations, check_num_joints, load_annotations
+from posekit.data.targets import HeatmapCodec
+from posekit.data.transforms import (
+    AugParams,
+    affine_points,
+    apply_color_jitter,
+    compose_affine,
+    crop_image,
+    get_affine_transform,
+    hflip_affine,
+    sample_augmentation,
+    seed002_box,
+    seed002_content_box,
+)
+from posekit.joints import NUM_JOINTS, flip_permutation, resolve_joints
+
+__all__ = [
+    "DataError",
+    "PoseDataset",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "load_image",
+    "normalize_image",
+    "denormalize_image",
+]
+
+log = logging.getLogger(__name__)
+
+#: ImageNet RGB channel mean and standard deviation, for images scaled to [0, 1].
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+CROP_MODES = ("center_scale", "seed002")
+ERROR_MODES = ("raise", "skip")
+
+
+class DataError(RuntimeError):
+    """A sample cannot be loaded (missing or undecodable image); the message names file and sample."""
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB with ``cv2.imread``.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+
+    Raises:
+        DataError: the file does not exist or OpenCV cannot decode it (message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"image file not found: {path}")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise DataError(f"cannot decode image file (corrupt or not an image): {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def normalize_image(image: np.ndarray) -> torch.Tensor:
+    """Network input from an RGB crop.
+
+    Args:
+        image: (H, W, 3) RGB, uint8 or float with values in [0, 255].
+
+    Returns:
+        (3, H, W) float32 tensor ``(image / 255 - IMAGENET_MEAN) / IMAGENET_STD``.
+    """
+    x = image.astype(np.float32) / 255.0
+    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def denormalize_image(tensor: torch.Tensor) -> np.ndarray:
+    """Inverse of :func:`normalize_image`: (3, H, W) tensor -> (H, W, 3) uint8 RGB (for display)."""
+    x = tensor.detach().cpu().float().numpy().transpose(1, 2, 0)
+    x = (x * IMAGENET_STD + IMAGENET_MEAN) * 255.0
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+class PoseDataset(Dataset):
+    """Single-person pose samples with heat-map targets.
+
+    Args:
+        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json).
+        image_dir: folder the annotation image names are relative to.
+        cfg: crop, heat-map, joint-subset, error and augmentation settings.
+        train: apply augmentation from ``cfg.augment`` (when ``cfg.augment.enabled``).
+        joint_ids: dataset joint ids of the target channels, in channel order; default
+            ``resolve_joints(cfg.joints)``.
+        seed: base seed of the per-sample augmentation RNG (attribute ``seed``).
+
+    Each item is a dict (tensors unless noted; S = ``cfg.input_size``, h = ``cfg.heatmap_size``,
+    J' = ``len(joint_ids)``):
+
+    * ``image`` (3, S, S) float32: RGB crop, ImageNet-normalised (see :func:`normalize_image`).
+    * ``heatmaps`` (J', h, h) float32, ``target_weight`` (J',) float32: targets of
+      :class:`~posekit.data.targets.HeatmapCodec`; weight 1 for annotated joints (visible or
+      occluded), 0 for unannotated joints and joints whose Gaussian is outside the heat map.
+    * ``joints`` (16, 2) float32 original px, ``annotated`` (16,) bool, ``visible`` (16,) float32:
+      the annotation as stored (never flipped or subset).
+    * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
+      (after the seed-002 conversion and times the augmentation scale factor); the box side is
+      ``scale * 200 * cfg.scale_factor`` px (``scale * 200`` for seed-002).
+    * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
+    * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
+      predictions map back to original px with its inverse; for a flipped sample, channel ``k``
+      shows original joint ``joint_ids[flip_permutation(joint_ids)[k]]`` (its left/right partner).
+    * ``index`` (int): the sample index actually returned.
+
+    Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])``, so a sample is the
+    same whatever the worker that loads it; call :meth:`set_epoch` each epoch for new draws.
+
+    Bad samples: a missing or undecodable image raises :class:`DataError` naming the file and
+    sample index. With ``cfg.on_error == "skip"`` the sample is replaced by the next loadable one
+    (index + 1, + 2, ..., wrapping around), a warning is logged, and :attr:`skipped` counts the bad
+    samples met (every time one is met, across all DataLoader workers); the returned ``index``
+    is then the replacement's. A bad label is never returned.
+
+    Raises (construction):
+        FileNotFoundError, AnnotationError: unreadable annotations, or not 16 joints per sample.
+        ValueError: unknown ``cfg.crop`` / ``cfg.on_error``, invalid ``joint_ids``, or a
+            flip-augmented joint subset that lacks a left/right partner.
+    """
+
+    def __init__(
+        self,
+        annotations: PoseAnnotations | str | Path,
+        image_dir: str | Path,
+        cfg: DataConfig,
+        train: bool,
+        joint_ids: Sequence[int] | None = None,
+        seed: int = 0,
+    ):
+        if cfg.crop not in CROP_MODES:
+            raise ValueError(f"data.crop must be one of {CROP_MODES}, got {cfg.crop!r}")
+        if cfg.on_error not in ERROR_MODES:
+            raise ValueError(f"data.on_error must be one of {ERROR_MODES}, got {cfg.on_error!r}")
+        if not isinstance(annotations, PoseAnnotations):
+            annotations = load_annotations(annotations, num_joints=None)
+        check_num_joints(annotations, NUM_JOINTS)
+        self.annotations = annotations
+        self.image_dir = Path(image_dir)
+        self.cfg = cfg
+        self.train = bool(train)
+        if joint_ids is None:
+            self.joint_ids = resolve_joints(cfg.joints)
+        else:
+            self.joint_ids = tuple(int(j) for j in joint_ids)
+            if len(set(self.joint_ids)) != len(self.joint_ids) or not all(0 <= j < NUM_JOINTS for j in self.joint_ids):
+                raise ValueError(f"joint_ids must be distinct ids in 0..{NUM_JOINTS - 1}, got {list(joint_ids)}")
+        self.codec = HeatmapCodec(cfg.input_size, cfg.heatmap_size, cfg.sigma)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.augment = self.train and cfg.augment.enabled
+        self._flip_perm: list[int] | None = None
+        if self.augment and cfg.augment.flip:
+            try:
+                self._flip_perm = flip_permutation(self.joint_ids)
+            except ValueError as e:
+                raise ValueError(f"{e}; flip augmentation needs both sides (set data.augment.flip=false)") from None
+        self._skipped = multiprocessing.Value("q", 0)
+
+    # -- construction from a config ----------------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: DataConfig,
+        split: str,
+        train: bool | None = None,
+        joint_ids: Sequence[int] | None = None,
+        seed: int = 0,
+    ) -> PoseDataset:
+        """The ``"train"`` split (``cfg.annotations``, ``cfg.image_dir``, augmented) or the ``"val"``
+        split (``cfg.val_annotations``, ``cfg.val_image_dir`` or else ``cfg.image_dir``, not augmented).
+
+        Args:
+            train: override whether augmentation is applied (default: ``split == "train"``).
+
+        Raises:
+            ValueError: unknown split or the annotation path for it is empty (names the config key).
+        """
+        if split == "train":
+            ann, img_dir, key = cfg.annotations, cfg.image_dir, "data.annotations"
+        elif split == "val":
+            ann, img_dir, key = cfg.val_annotations, cfg.val_image_dir or cfg.image_dir, "data.val_annotations"
+        else:
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        if not ann:
+            raise ValueError(f"{key} is empty: set the annotation file of the {split} split")
+        if train is None:
+            train = split == "train"
+        return cls(ann, img_dir, cfg, train=train, joint_ids=joint_ids, seed=seed)
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.annotations)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of ``epoch`` (call before each epoch's DataLoader pass)."""
+        self.epoch = int(epoch)
+
+    @property
+    def skipped(self) -> int:
+        """Number of bad samples met and replaced so far (``on_error == "skip"``), over all workers."""
+        return int(self._skipped.value)
+
+    def __getstate__(self) -> dict:
+        # The shared counter travels to DataLoader worker processes; a plain copy (pickle, deepcopy)
+        # gets its own counter starting at the current count.
+        state = self.__dict__.copy()
+        if multiprocessing.context.get_spawning_popen() is None:
+            state["_skipped"] = self.skipped
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state["_skipped"], int):
+            state["_skipped"] = multiprocessing.Value("q", state["_skipped"])
+        self.__dict__.update(state)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The augmentation RNG of sample ``index`` for the current epoch."""
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+    def image_path(self, index: int) -> Path:
+        """Path of the image of sample ``index``."""
+        return self.image_dir / self.annotations.image_names[index]
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"sample index {index} out of range for {n} samples")
+        if self.cfg.on_error == "raise":
+            return self._load(index)
+        for k in range(n):
+            i = (index + k) % n
+            try:
+                return self._load(i)
+            except DataError as e:
+                with self._skipped.get_lock():
+                    self._skipped.value += 1
+                log.warning("skipping bad sample: %s", e)
+        raise DataError(f"{self.annotations.source}: no loadable sample among all {n} samples")
+
+    def _read_image(self, index: int) -> np.ndarray:
+        try:
+            return load_image(self.image_path(index))
+        except DataError as e:
+            raise DataError(f"sample {index} ({self.annotations.source}): {e}") from None
+
+    def _load(self, index: int) -> dict[str, Any]:
+        ann, cfg, size = self.annotations, self.cfg, self.cfg.input_size
+        image = self._read_image(index)
+
+        center, scale = ann.centers[index], float(ann.scales[index])
+        keep_box, scale_factor = None, cfg.scale_factor
+        if cfg.crop == "seed002":
+            keep_box = seed002_content_box(center, scale)
+            center, scale = seed002_box(center, scale)
+            scale_factor = 1.0
+
+        aug = sample_augmentation(cfg.augment, self.rng(index)) if self.augment else AugParams()
+        scale = scale * aug.scale_mult
+        affine = get_affine_transform(center, scale, aug.rot_deg, size, scale_factor=scale_factor)
+        if aug.flip:
+            affine = compose_affine(hflip_affine(size), affine)
+
+        crop = crop_image(image, affine, size, keep_box=keep_box)
+        if self.augment:
+            crop = apply_color_jitter(crop.astype(np.float32), aug)
+
+        ids = list(self.joint_ids)
+        keypoints = affine_points(ann.joints[index], affine)[ids]
+        weights = ann.annotated[index, ids].astype(np.float64)
+        if aug.flip:
+            keypoints, weights = keypoints[self._flip_perm], weights[self._flip_perm]
+        heatmaps, target_weight = self.codec.encode(keypoints, weights)
+
+        return {
+            "image": normalize_image(crop),
+            "heatmaps": torch.from_numpy(heatmaps),
+            "target_weight": torch.from_numpy(target_weight),
+            "joints": torch.from_numpy(ann.joints[index].astype(np.float32)),
+            "annotated": torch.from_numpy(ann.annotated[index].copy()),
+            "visible": torch.from_numpy(ann.visible[index].astype(np.float32)),
+            "center": torch.tensor(center, dtype=torch.float32),
+            "scale": torch.tensor(scale, dtype=torch.float32),
+            "rotation": torch.tensor(aug.rot_deg, dtype=torch.float32),
+            "flipped": bool(aug.flip),
+            "affine": torch.from_numpy(affine.astype(np.float32)),
+            "index": int(index),
+        }

@@ -1,0 +1,373 @@
+"""Crop geometry, flips and augmentation for single-person pose estimation.
+
+Pixel frames and conventions used throughout posekit:
+
+* **original**: the image as read from disk, (x, y) px, x to the right, y down.
+* **crop**: the square network input of side ``S = input_size``.
+* **heat map**: the network output of side ``h = heatmap_size`` (see :mod:`posekit.data.targets`).
+
+In every frame an integer coordinate is a pixel *centre* (the OpenCV convention), so pixel ``(i, j)``
+of a crop made by :func:`crop_image` shows the original image at ``M^-1 (i, j)``: image pixels and
+keypoints moved by the same (2, 3) affine ``M`` stay aligned exactly.
+
+The crop of a person (Newell et al. 2016, Sec. 4; HRNet) is the square box of side
+``scale * 200 * scale_factor`` original px centred on the person ``center``, optionally rotated by
+``rot_deg`` about that centre, resized to ``S x S``. The box centre lands on crop point
+``(S / 2, S / 2)`` (the HRNet/mmpose convention, so boxes map as the reference code does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from posekit.config import AugmentConfig
+from posekit.joints import flip_permutation
+
+__all__ = [
+    "get_affine_transform",
+    "invert_affine",
+    "affine_points",
+    "crop_image",
+    "box_mask",
+    "hflip_affine",
+    "compose_affine",
+    "seed002_box",
+    "seed002_content_box",
+    "seed002_affine",
+    "flip_image",
+    "flip_keypoints",
+    "flip_heatmaps",
+    "flip_joint_axis",
+    "AugParams",
+    "sample_augmentation",
+    "apply_color_jitter",
+]
+
+#: Pixel size of one unit of MPII ``scale``: the person box is ``scale * 200`` px.
+SCALE_UNIT = 200.0
+
+
+def _to_3x3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([np.asarray(m, dtype=np.float64), [0.0, 0.0, 1.0]])
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine ``m`` (maps the destination frame back to the source frame).
+
+    Raises:
+        numpy.linalg.LinAlgError: ``m`` is singular.
+    """
+    return np.linalg.inv(_to_3x3(m))[:2]
+
+
+def get_affine_transform(
+    center: Sequence[float] | np.ndarray,
+    scale: float,
+    rot_deg: float,
+    output_size: int | Sequence[int],
+    scale_factor: float = 1.0,
+    inverse: bool = False,
+) -> np.ndarray:
+    """Affine that maps original-image px to crop px for a person box.
+
+    The box is the square of side ``side = scale * 200 * scale_factor`` original px centred on
+    ``center``. The map is the composition
+
+        crop = T(S/2) . Z(S / side) . R(rot_deg) . T(-center)
+
+    i.e. move the centre to the origin, rotate, zoom so the box side becomes the crop side ``S``,
+    and move the origin to the crop centre ``(S/2, S/2)``. ``R`` follows ``cv2.getRotationMatrix2D``:
+    a positive ``rot_deg`` makes the image content appear rotated **counter-clockwise** in the
+    crop (as displayed, y down); ``R = [[cos, sin], [-sin, cos]]``.
+
+    Args:
+        center: (2,) person centre (x, y), original px.
+        scale: person scale (box side / 200 px) before ``scale_factor``.
+        rot_deg: rotation in degrees, positive = counter-clockwise.
+        output_size: crop side ``S`` (int) or ``(width, height)``; non-square sizes zoom each axis
+            to its own side.
+        scale_factor: box enlargement (e.g. 1.25 for the usual margin around the person).
+        inverse: return the crop -> original affine instead.
+
+    Returns:
+        (2, 3) float64 affine ``M`` with ``[x', y'] = M @ [x, y, 1]``.
+
+    Raises:
+        ValueError: ``scale * scale_factor`` is not positive.
+    """
+    side = float(scale) * SCALE_UNIT * float(scale_factor)
+    if not side > 0:
+        raise ValueError(f"box side must be > 0, got scale={scale}, scale_factor={scale_factor}")
+    if np.isscalar(output_size):
+        out_w = out_h = float(output_size)
+    else:
+        out_w, out_h = (float(v) for v in output_size)
+    cx, cy = (float(v) for v in np.asarray(center, dtype=np.float64).reshape(2))
+    theta = np.deg2rad(rot_deg)
+    c, s = np.cos(theta), np.sin(theta)
+    zx, zy = out_w / side, out_h / side
+    a = np.array([[zx * c, zx * s], [-zy * s, zy * c]])
+    t = np.array([out_w / 2.0, out_h / 2.0]) - a @ np.array([cx, cy])
+    m = np.hstack([a, t[:, None]])
+    return invert_affine(m) if inverse else m
+
+
+def affine_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Apply a (2, 3) affine to points.
+
+    Args:
+        points: (..., 2) (x, y) in the source frame of ``m``.
+        m: (2, 3) affine.
+
+    Returns:
+        (..., 2) float64 points in the destination frame.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    m = np.asarray(m, dtype=np.float64)
+    return points @ m[:, :2].T + m[:, 2]
+
+
+def hflip_affine(output_size: int) -> np.ndarray:
+    """(2, 3) affine that mirrors a crop of width ``S``: ``x -> S - 1 - x`` (pixel-centre convention).
+
+    ``hflip_affine(S) @ M`` (as 3x3 products) is the crop of :func:`get_affine_transform` mirrored,
+    exactly what :func:`flip_image` does to the crop pixels.
+    """
+    return np.array([[-1.0, 0.0, output_size - 1.0], [0.0, 1.0, 0.0]])
+
+
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine ``outer . inner`` (apply ``inner`` first)."""
+    return (_to_3x3(outer) @ _to_3x3(inner))[:2]
+
+
+def box_mask(m: np.ndarray, box: Sequence[float], output_size: int) -> np.ndarray:
+    """Crop pixels whose centres come from inside an original-image box.
+
+    Args:
+        m: (2, 3) original -> crop affine.
+        box: ``(x1, y1, x2, y2)`` original px (the half-open box ``x1 <= x < x2``, ``y1 <= y < y2``).
+        output_size: crop side ``S``.
+
+    Returns:
+        (S, S) bool mask, row = crop y, column = crop x.
+    """
+    inv = invert_affine(m)
+    ys, xs = np.mgrid[0:output_size, 0:output_size].astype(np.float64)
+    src = affine_points(np.stack([xs, ys], axis=-1), inv)
+    x1, y1, x2, y2 = box
+    return (src[..., 0] >= x1) & (src[..., 0] < x2) & (src[..., 1] >= y1) & (src[..., 1] < y2)
+
+
+def crop_image(
+    image: np.ndarray,
+    m: np.ndarray,
+    output_size: int,
+    keep_box: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Warp an image into the crop frame with ``cv2.warpAffine`` (bilinear, zero border).
+
+    Args:
+        image: (H, W, C) or (H, W) image, any dtype OpenCV warps (uint8, float32).
+        m: (2, 3) original -> crop affine (e.g. from :func:`get_affine_transform`).
+        output_size: crop side ``S``.
+        keep_box: optional ``(x1, y1, x2, y2)`` original-px box; crop pixels that come from
+            outside it are set to 0 (the zero padding of the seed-002 crop, :func:`seed002_box`).
+
+    Returns:
+        (S, S, C) or (S, S) crop, same dtype as ``image``.
+    """
+    crop = cv2.warpAffine(
+        image,
+        np.asarray(m, dtype=np.float64),
+        (int(output_size), int(output_size)),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    if keep_box is not None:
+        crop[~box_mask(m, keep_box, output_size)] = 0
+    return crop
+
+
+# --------------------------------------------------------------------------------------------------
+# seed-002 crop variant
+
+
+def seed002_content_box(center: Sequence[float], scale: float) -> np.ndarray:
+    """The seed-002 person box: ``210*s`` high and ``120*s`` wide, top ``cy - 105*s``, left ``cx - 60*s``.
+
+    Args:
+        center: (2,) person centre, original px.
+        scale: MPII person scale ``s``.
+
+    Returns:
+        (4,) float64 ``(x1, y1, x2, y2)`` original px.
+    """
+    cx, cy = (float(v) for v in np.asarray(center, dtype=np.float64).reshape(2))
+    s = float(scale)
+    return np.array([cx - 60.0 * s, cy - 105.0 * s, cx + 60.0 * s, cy + 105.0 * s])
+
+
+def seed002_box(center: Sequence[float], scale: float) -> tuple[np.ndarray, float]:
+    """Square crop box of the seed-002 crop variant, as a (center, scale) pair.
+
+    The seed-002 crop cuts the box of :func:`seed002_content_box` (``210*s x 120*s``, height x
+    width) out of the image, zero-pads it left and right to a ``210*s`` square with the box
+    horizontally centred, and resizes the square to the crop size. That square is centred on the
+    person centre and has side ``210*s = 1.05*s * 200``, so it is the standard box of
+    :func:`get_affine_transform` with ``scale = 1.05 * s`` and ``scale_factor = 1``; the padding is
+    reproduced by ``crop_image(..., keep_box=seed002_content_box(center, s))``.
+
+    Returns:
+        ``(center (2,) float64 original px, scale float)`` of the square.
+    """
+    return np.asarray(center, dtype=np.float64).reshape(2).copy(), 1.05 * float(scale)
+
+
+def seed002_affine(center: Sequence[float], scale: float, output_size: int) -> np.ndarray:
+    """(2, 3) original -> crop affine of the seed-002 crop (no augmentation).
+
+    Maps the top-left corner of the padded square ``(cx - 105*s, cy - 105*s)`` to crop (0, 0) and
+    the box corners ``(cx -/+ 60*s, cy -/+ 105*s)`` to ``(S/2 -/+ S*60/210, 0 or S)``.
+    """
+    sq_center, sq_scale = seed002_box(center, scale)
+    return get_affine_transform(sq_center, sq_scale, 0.0, output_size, scale_factor=1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# flips
+
+
+def flip_image(image: np.ndarray) -> np.ndarray:
+    """Mirror an (H, W, ...) image left-right: column ``x`` goes to ``W - 1 - x``. Returns a copy."""
+    return np.ascontiguousarray(image[:, ::-1])
+
+
+def flip_joint_axis(arr: np.ndarray, axis: int = -1, joint_ids: Sequence[int] | None = None) -> np.ndarray:
+    """Swap left/right joints along ``axis`` of a per-joint array (weights, flags, ...).
+
+    Args:
+        arr: array with one entry per joint of ``joint_ids`` (default all 16 MPII joints) on ``axis``.
+        axis: the joint axis.
+        joint_ids: dataset joint ids in channel order (see :func:`posekit.joints.flip_permutation`).
+
+    Raises:
+        ValueError: a joint's mirror partner is missing from ``joint_ids``.
+    """
+    return np.take(np.asarray(arr), flip_permutation(joint_ids), axis=axis)
+
+
+def flip_keypoints(
+    joints: np.ndarray, width: float, joint_ids: Sequence[int] | None = None
+) -> np.ndarray:
+    """Mirror keypoints to match :func:`flip_image` and swap left/right joints.
+
+    ``x -> width - 1 - x`` (pixel-centre convention), ``y`` unchanged; then joint ``k`` of the result
+    is the mirrored joint that is ``k``'s left/right partner (``posekit.joints.flip_permutation``).
+
+    Args:
+        joints: (..., J, 2) (x, y) in the frame of an image of ``width`` px.
+        width: image width, px.
+        joint_ids: dataset joint ids of the J entries (default: the 16 MPII joints).
+
+    Returns:
+        (..., J, 2) float64.
+    """
+    out = np.array(joints, dtype=np.float64)
+    out[..., 0] = width - 1.0 - out[..., 0]
+    return np.take(out, flip_permutation(joint_ids), axis=-2)
+
+
+def flip_heatmaps(heatmaps, joint_ids: Sequence[int] | None = None):
+    """Mirror heat maps along W and swap left/right channels (for flip testing).
+
+    Heat-map column ``u`` goes to ``w - 1 - u``. With the centre-aligned convention of
+    :class:`posekit.data.targets.HeatmapCodec` this is exactly the image of the crop mirror
+    ``x -> S - 1 - x``, so flip testing averages the mirrored maps without any pixel shift.
+
+    Args:
+        heatmaps: (..., J, H, W) numpy array or torch tensor.
+        joint_ids: dataset joint ids of the J channels (default: the 16 MPII joints).
+
+    Returns:
+        Same type and shape as ``heatmaps``.
+    """
+    perm = flip_permutation(joint_ids)
+    if isinstance(heatmaps, np.ndarray):
+        return np.ascontiguousarray(np.take(heatmaps[..., ::-1], perm, axis=-3))
+    import torch
+
+    return torch.flip(heatmaps, dims=(-1,))[..., perm, :, :]
+
+
+# --------------------------------------------------------------------------------------------------
+# augmentation
+
+
+@dataclass(frozen=True)
+class AugParams:
+    """One draw of training augmentation.
+
+    Attributes:
+        scale_mult: multiplies the box side (> 1 zooms out: the person looks smaller).
+        rot_deg: rotation, degrees, positive = counter-clockwise (see :func:`get_affine_transform`).
+        flip: mirror the crop left-right and swap left/right joints.
+        brightness: multiplicative brightness factor.
+        contrast: contrast factor around the image mean grey level.
+    """
+
+    scale_mult: float = 1.0
+    rot_deg: float = 0.0
+    flip: bool = False
+    brightness: float = 1.0
+    contrast: float = 1.0
+
+
+def sample_augmentation(cfg: AugmentConfig, rng: np.random.Generator) -> AugParams:
+    """Draw augmentation parameters (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour).
+
+    * ``scale_mult ~ U[scale_min, scale_max]``
+    * ``rot_deg ~ U[-rotation, rotation]`` with probability ``rotation_prob``, else 0
+    * ``flip`` with probability 0.5 when ``cfg.flip``
+    * ``brightness ~ U[1 - brightness, 1 + brightness]``, ``contrast ~ U[1 - contrast, 1 + contrast]``
+
+    The same number of random draws is made whatever the settings, so changing one setting does
+    not change the others' values for a given ``rng`` state. ``cfg.enabled = False`` gives the
+    identity :class:`AugParams`.
+    """
+    u = rng.random(6)
+    if not cfg.enabled:
+        return AugParams()
+    scale_mult = cfg.scale_min + (cfg.scale_max - cfg.scale_min) * u[0]
+    rot = (2.0 * u[1] - 1.0) * cfg.rotation if u[2] < cfg.rotation_prob else 0.0
+    flip = bool(cfg.flip and u[3] < 0.5)
+    brightness = 1.0 + cfg.brightness * (2.0 * u[4] - 1.0)
+    contrast = 1.0 + cfg.contrast * (2.0 * u[5] - 1.0)
+    return AugParams(float(scale_mult), float(rot), flip, float(brightness), float(contrast))
+
+
+def apply_color_jitter(image: np.ndarray, params: AugParams) -> np.ndarray:
+    """Contrast then brightness jitter of an RGB/BGR image with values in [0, 255].
+
+    ``out = clip(((img - mean) * contrast + mean) * brightness, 0, 255)``, where ``mean`` is the
+    image's mean grey level (mean over all pixels and channels).
+
+    Args:
+        image: (H, W, C) uint8 or float image in [0, 255].
+        params: the jitter factors.
+
+    Returns:
+        Same shape and dtype as ``image`` (uint8 results are rounded).
+    """
+    img = image.astype(np.float32)
+    mean = float(img.mean())
+    out = ((img - mean) * params.contrast + mean) * params.brightness
+    out = np.clip(out, 0.0, 255.0)
+    if image.dtype == np.uint8:
+        return np.rint(out).astype(np.uint8)
+    return out.astype(image.dtype, copy=False)

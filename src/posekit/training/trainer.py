@@ -1,0 +1,331 @@
+"""The training loop: data -> model -> intermediate-supervision MSE -> optimiser, with validation,
+per-epoch metrics (CSV), atomic last/best checkpoints, early stopping and exact resume.
+
+Exact resume: the order of samples in epoch ``e`` is a permutation drawn from ``(seed, e)`` and the
+augmentation of a sample from ``(seed, e, index)``, so a run resumed from a checkpoint written after
+step ``k`` replays steps ``k+1, ...`` exactly as the uninterrupted run would (bit-for-bit on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from posekit.config import Config, config_to_dict, save_config
+from posekit.data.dataset import PoseDataset
+from posekit.data.sources import prepare_data
+from posekit.data.targets import HeatmapCodec
+from posekit.decoding.inference import crop_to_original, predict_heatmaps
+from posekit.evaluation.pckh import pckh
+from posekit.joints import JOINT_NAMES, resolve_joints
+from posekit.losses import HeatmapMSELoss
+from posekit.models import build_model
+from posekit.training.checkpoint import load_checkpoint, save_checkpoint
+from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
+
+
+class EpochSampler(Sampler[int]):
+    """Sample order of one epoch, reproducible from ``(seed, epoch)`` and resumable mid-epoch.
+
+    An epoch has ``num_samples`` indices: concatenated random permutations of the dataset (or the
+    identity when ``shuffle`` is False). ``set_epoch(e, start)`` selects epoch ``e`` and skips its first
+    ``start`` indices (the samples already trained on before an interruption).
+    """
+
+    def __init__(self, dataset_size: int, num_samples: int, seed: int, shuffle: bool = True):
+        self.n, self.num_samples, self.seed, self.shuffle = dataset_size, num_samples, seed, shuffle
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def indices(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        parts, total = [], 0
+        while total < self.num_samples:
+            parts.append(torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n))
+            total += self.n
+        return torch.cat(parts)[: self.num_samples].tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices()[self.start:])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+@dataclass
+class TrainState:
+    """Everything besides the weights that a resumed run needs."""
+
+    epoch: int = 0                 # current epoch (0-based)
+    step_in_epoch: int = 0         # optimiser steps already done in this epoch
+    global_step: int = 0
+    loss_sum: float = 0.0          # running training-loss sum of this epoch
+    best_pckh: float = float("-inf")
+    best_epoch: int = -1
+    bad_epochs: int = 0            # epochs since the last improvement (early stopping)
+    history: list = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy's global generators (data order and augmentation have their own seeds)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterion: nn.Module,
+             device: torch.device, joint_ids: tuple[int, ...], flip: bool = False,
+             head_sizes: np.ndarray | None = None, amp_dtype=None,
+             memory_format: torch.memory_format = torch.contiguous_format) -> dict:
+    """Validation loss and PCKh of ``model`` on ``loader``'s dataset (in dataset order).
+
+    Args:
+        head_sizes: ``(N,)`` PCKh normalisers in original image pixels; default: the dataset's
+            annotation head sizes (``normalize`` / ``head_size`` / head boxes).
+
+    Returns:
+        dict with ``val_loss``, ``pckh`` (mean, official: pelvis and thorax excluded), ``pckh@0.1``,
+        ``per_joint`` (joint name -> PCKh@0.5, %), ``preds`` ``(N, J, 2)`` original pixels.
+    """
+    model.eval()
+    losses, preds = [], []
+    for batch in loader:
+        images = batch["image"].to(device).contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            out = model(images)
+        losses.append(criterion(out.float(), batch["heatmaps"].to(device), batch["target_weight"].to(device)).item()
+                      * len(images))
+        heatmaps = predict_heatmaps(model, images, flip=True, joint_ids=list(joint_ids)) if flip else out[:, -1].float()
+        coords, _ = codec.decode(heatmaps.cpu().numpy())
+        preds.append(crop_to_original(coords, batch["affine"].numpy()))
+    preds = np.concatenate(preds)
+    ann = loader.dataset.annotations
+    head_sizes = ann.head_sizes if head_sizes is None else head_sizes
+    result = {"val_loss": float(np.sum(losses) / len(loader.dataset)), "preds": preds}
+    if head_sizes is None:
+        result.update({"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}})
+        return result
+    full = np.zeros((len(preds), len(JOINT_NAMES), 2))
+    full[:, list(joint_ids)] = preds
+    missing = ~ann.annotated.copy()
+    keep = np.zeros(len(JOINT_NAMES), bool)
+    keep[list(joint_ids)] = True
+    missing[:, ~keep] = True
+    res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1))
+    per_joint = res.joint_pckh(0.5)
+    result.update({"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1),
+                   "per_joint": {JOINT_NAMES[j]: per_joint[JOINT_NAMES[j]] for j in joint_ids}})
+    return result
+
+
+class Trainer:
+    """Runs one experiment described by a :class:`posekit.config.Config` into ``cfg.train.output_dir``.
+
+    Files written there: ``config.yaml``, ``metrics.csv`` (one row per epoch: lr, train/val loss,
+    PCKh mean, PCKh@0.1 mean and per joint), ``steps.csv`` (global step, epoch, loss, lr),
+    ``last.pt`` (every epoch and every ``checkpoint_every`` steps), ``best.pt`` (best val PCKh),
+    ``summary.json``.
+    """
+
+    def __init__(self, cfg: Config, progress: bool = True,
+                 on_step: Callable[["Trainer", float], None] | None = None):
+        self.cfg, self.progress, self.on_step = cfg, progress, on_step
+        t = cfg.train
+        self.out = Path(t.output_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if t.num_threads:
+            torch.set_num_threads(t.num_threads)
+        seed_everything(t.seed)
+        self.device = resolve_device(t.device)
+        self.amp_dtype = torch.bfloat16 if (t.amp and self.device.type == "cuda") else None
+        self.data_cfg = prepare_data(cfg.data)
+        self.joint_ids = resolve_joints(cfg.data.joints)
+        self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
+        self.train_set = PoseDataset.from_config(self.data_cfg, "train")
+        self.train_set.seed = t.seed
+        self.val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
+        self.val_head_sizes = None
+        if self.val_set is not None and cfg.eval.ground_truth:
+            from posekit.evaluation.pckh import load_mpii_ground_truth
+            self.val_head_sizes = load_mpii_ground_truth(cfg.eval.ground_truth).head_sizes
+        steps = t.iters_per_epoch or math.ceil(len(self.train_set) / t.batch_size)
+        self.steps_per_epoch = steps
+        self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed)
+        self.model = build_model(cfg.model, len(self.joint_ids)).to(self.device)
+        self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.criterion = HeatmapMSELoss()
+        self.optimizer = build_optimizer(trainable(self.model), t)
+        self.scheduler = build_scheduler(self.optimizer, t)
+        self.state = TrainState()
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint_state(self) -> dict:
+        s = self.state
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "config": config_to_dict(self.cfg),
+            "joint_ids": list(self.joint_ids),
+            "train_state": {"epoch": s.epoch, "step_in_epoch": s.step_in_epoch, "global_step": s.global_step,
+                            "loss_sum": s.loss_sum, "best_pckh": s.best_pckh, "best_epoch": s.best_epoch,
+                            "bad_epochs": s.bad_epochs, "history": s.history},
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Load ``last.pt`` (or ``path``) if it exists; returns whether a checkpoint was loaded."""
+        path = Path(path) if path else self.out / "last.pt"
+        if not path.is_file():
+            return False
+        ckpt = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt["scheduler"]:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.state = TrainState(**ckpt["train_state"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        steps = self.out / "steps.csv"
+        if steps.is_file():  # drop steps the interrupted run logged after this checkpoint
+            lines = steps.read_text().splitlines(keepends=True)
+            steps.write_text("".join(lines[: 1 + self.state.global_step]))
+        return True
+
+    def _save(self, name: str) -> None:
+        save_checkpoint(self.checkpoint_state(), self.out / name)
+
+    # ---------------------------------------------------------------- loop
+    def fit(self) -> dict:
+        """Train until ``cfg.train.epochs`` or early stopping; returns the summary dict."""
+        t, s = self.cfg.train, self.state
+        save_config(self.cfg, self.out / "config.yaml")
+        if s.step_in_epoch == 0 and s.epoch == 0:
+            (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
+        loader = DataLoader(self.train_set, batch_size=t.batch_size, sampler=self.sampler,
+                            num_workers=self.data_cfg.num_workers, drop_last=False,
+                            persistent_workers=False, pin_memory=self.device.type == "cuda")
+        val_loader = None
+        if self.val_set is not None:
+            val_loader = DataLoader(self.val_set, batch_size=self.cfg.eval.batch_size, shuffle=False,
+                                    num_workers=self.data_cfg.num_workers)
+        start = time.time()
+        stopped_early = False
+        while s.epoch < t.epochs and not stopped_early:
+            self.sampler.set_epoch(s.epoch, s.step_in_epoch * t.batch_size)
+            self.train_set.set_epoch(s.epoch)
+            self.model.train()
+            bar = tqdm(loader, total=self.steps_per_epoch, initial=s.step_in_epoch, disable=not self.progress,
+                       desc=f"epoch {s.epoch + 1}/{t.epochs}", leave=False)
+            try:
+                for batch in bar:
+                    loss = self._step(batch)
+                    s.step_in_epoch += 1
+                    s.global_step += 1
+                    s.loss_sum += loss
+                    with open(self.out / "steps.csv", "a") as f:
+                        f.write(f"{s.global_step},{s.epoch},{loss:.8g},{current_lr(self.optimizer):.6g}\n")
+                    bar.set_postfix(loss=f"{s.loss_sum / s.step_in_epoch:.3e}")
+                    if t.checkpoint_every and s.global_step % t.checkpoint_every == 0:
+                        self._save("last.pt")
+                    if self.on_step is not None:
+                        self.on_step(self, loss)
+            except KeyboardInterrupt:
+                self._save("last.pt")
+                raise
+            finally:
+                bar.close()
+            stopped_early = self._end_epoch(val_loader, time.time() - start)
+        summary = {"epochs_run": s.epoch, "global_step": s.global_step, "best_pckh": s.best_pckh,
+                   "best_epoch": s.best_epoch, "stopped_early": stopped_early,
+                   "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start}
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def _step(self, batch: dict) -> float:
+        images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        target = batch["heatmaps"].to(self.device, non_blocking=True)
+        weight = batch["target_weight"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.model(images)
+        loss = self.criterion(out.float(), target, weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.item())
+
+    def _end_epoch(self, val_loader: DataLoader | None, elapsed: float) -> bool:
+        """Validate, log, schedule, checkpoint; returns True when early stopping triggers."""
+        t, s = self.cfg.train, self.state
+        row = {"epoch": s.epoch + 1, "lr": current_lr(self.optimizer),
+               "train_loss": s.loss_sum / max(1, s.step_in_epoch)}
+        last_epoch = s.epoch + 1 >= t.epochs
+        val = None
+        if val_loader is not None and ((s.epoch + 1) % t.val_every == 0 or last_epoch):
+            val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
+                           flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
+                           amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+            row.update({"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]})
+            row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
+        row["time_s"] = elapsed
+        s.history.append(row)
+        self._write_metrics()
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if val is not None:
+                    self.scheduler.step(val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
+            else:
+                self.scheduler.step()
+        improved = False
+        if val is not None:
+            score = val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"]
+            improved = score > s.best_pckh
+            if improved:
+                s.best_pckh, s.best_epoch, s.bad_epochs = score, s.epoch + 1, 0
+            else:
+                s.bad_epochs += 1
+        s.epoch += 1
+        s.step_in_epoch, s.loss_sum = 0, 0.0
+        self._save("last.pt")
+        if improved:
+            self._save("best.pt")
+        return bool(t.early_stopping and s.bad_epochs >= t.early_stopping)
+
+    def _write_metrics(self) -> None:
+        keys: list[str] = []
+        for row in self.state.history:
+            keys += [k for k in row if k not in keys]
+        tmp = self.out / "metrics.csv.tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.state.history)
+        tmp.replace(self.out / "metrics.csv")
+
+
+def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:
+    """Train ``cfg`` (continuing from ``output_dir/last.pt`` when ``resume``); returns the summary."""
+    trainer = Trainer(cfg, progress=progress)
+    if resume and not trainer.resume():
+        print(f"no checkpoint in {trainer.out}; starting from scratch")
+    return trainer.fit()

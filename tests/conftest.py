@@ -1,0 +1,55 @@
+"""Shared test fixtures: paths to the real data in ../shared/data and tiny configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The real reference data folder; tests that need it skip with a reason when it is absent."""
+    if not (SHARED / "mpii" / "valid.h5").is_file():
+        pytest.skip(f"real data not found at {SHARED} (see ../shared/data/README.md)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A tiny synthetic people dataset (24 train / 8 val images at 64 px), generated once per session."""
+    from posekit.data.synthetic import generate_synthetic
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_synthetic(root, 24, 8, image_size=64, seed=0)
+    return root
+
+
+def tiny_config(output_dir: Path, synthetic_root: Path, **train):
+    """A config for a 1-stack, 16-feature hourglass on 64 px crops of the tiny synthetic dataset."""
+    from posekit.config import load_config
+
+    overrides = [
+        "data.dataset=synthetic", f"data.root={synthetic_root}", "data.synthetic_train=24",
+        "data.synthetic_val=8", "data.synthetic_image_size=64", "data.input_size=64", "data.heatmap_size=16",
+        "model.num_stacks=2", "model.num_features=16", "model.depth=2", "model.stem_width=8",
+        "train.batch_size=4", "train.epochs=2", "train.optimizer=adam", "train.lr=1e-3",
+        f"train.output_dir={output_dir}", "eval.batch_size=8",
+    ] + [f"train.{k}={v}" for k, v in train.items()]
+    return load_config(None, overrides)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, synthetic_root) -> Path:
+    """A run folder with ``best.pt`` from one epoch of the tiny config."""
+    from posekit.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    train(tiny_config(out, synthetic_root, epochs=1), progress=False)
+    return out

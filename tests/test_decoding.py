@@ -1,0 +1,57 @@
+"""Back-projection to original pixels and flip testing."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from posekit.data.targets import HeatmapCodec
+from posekit.data.transforms import affine_points, get_affine_transform
+from posekit.decoding import crop_to_original, predict_heatmaps
+from posekit.joints import FLIP_PAIRS, NUM_JOINTS
+
+
+def test_crop_to_original_inverts_the_crop_affine():
+    rng = np.random.default_rng(0)
+    affines, pts = [], []
+    for _ in range(5):
+        m = get_affine_transform(rng.uniform(100, 500, 2), rng.uniform(1, 5), rng.uniform(-30, 30), 256, 1.25)
+        p = rng.uniform(0, 600, (16, 2))
+        affines.append(m)
+        pts.append(p)
+    crop = np.stack([affine_points(p, m) for p, m in zip(pts, affines)])
+    np.testing.assert_allclose(crop_to_original(crop, np.stack(affines)), np.stack(pts), atol=1e-8)
+
+
+class MirrorEquivariantModel(nn.Module):
+    """Finds the brightest pixel (x, y) of channel 0 and predicts right joints at (x + 8, y), left
+    joints at (x - 8, y), centre joints at (x, y): a perfectly mirror-equivariant 'network'."""
+
+    def __init__(self, codec: HeatmapCodec):
+        super().__init__()
+        self.codec = codec
+        right = {a for a, _ in FLIP_PAIRS}
+        left = {b for _, b in FLIP_PAIRS}
+        self.offsets = np.array([8.0 if j in right else -8.0 if j in left else 0.0 for j in range(NUM_JOINTS)])
+
+    def forward(self, images):
+        out = []
+        for img in images:
+            y, x = np.unravel_index(int(img[0].argmax()), img.shape[1:])
+            kp = np.stack([x + self.offsets, np.full(NUM_JOINTS, float(y))], axis=1)
+            out.append(self.codec.encode(kp)[0])
+        return torch.from_numpy(np.stack(out))[:, None]  # (B, 1 stack, J, h, w)
+
+
+def test_flip_test_of_an_equivariant_model_equals_the_plain_prediction():
+    codec = HeatmapCodec(64, 16, sigma=1.0)
+    model = MirrorEquivariantModel(codec)
+    images = torch.zeros(3, 3, 64, 64)
+    for b, (x, y) in enumerate([(20, 30), (33, 17), (41, 44)]):  # odd and even columns: sub-pixel maps
+        images[b, 0, y, x] = 1.0
+    plain = predict_heatmaps(model, images, flip=False)
+    flipped = predict_heatmaps(model, images, flip=True)
+    torch.testing.assert_close(flipped, plain, atol=1e-6, rtol=0)
+    coords, _ = codec.decode(plain.numpy())
+    assert np.allclose(coords[0, 10], [28.0, 30.0], atol=1.0)  # r_wrist right of the dot

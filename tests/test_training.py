@@ -1,0 +1,105 @@
+"""Training loop: the loss goes down, checkpoints are atomic and loadable, resume is exact."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from posekit.training.checkpoint import load_checkpoint, save_checkpoint
+from posekit.training.trainer import EpochSampler, Trainer, train
+
+
+def step_losses(run_dir) -> list[float]:
+    with open(run_dir / "steps.csv") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+def test_few_steps_lower_the_loss(tmp_path, synthetic_root):
+    cfg = tiny_config(tmp_path / "run", synthetic_root, epochs=3, lr=3e-3)
+    cfg.data.augment.enabled = False
+    summary = train(cfg, progress=False)
+    losses = step_losses(tmp_path / "run")
+    assert len(losses) == 3 * 6 and summary["epochs_run"] == 3
+    assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"train_loss", "val_loss", "pckh", "pckh@0.1", "pckh_r_ankle", "pckh_l_wrist", "lr"} <= set(rows[0])
+    for name in ("last.pt", "best.pt", "config.yaml", "summary.json"):
+        assert (tmp_path / "run" / name).is_file()
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, synthetic_root):
+    torch.set_num_threads(1)  # same reduction order in both runs
+    try:
+        ref = tiny_config(tmp_path / "ref", synthetic_root, epochs=2, checkpoint_every=4)
+        train(ref, progress=False)
+        expected = step_losses(tmp_path / "ref")
+
+        cfg = tiny_config(tmp_path / "cut", synthetic_root, epochs=2, checkpoint_every=4)
+
+        def stop_at_step_11(trainer, loss):  # 6 steps per epoch; last checkpoint after step 8 (mid-epoch 2)
+            if trainer.state.global_step == 11:
+                raise Interrupt
+
+        with pytest.raises(Interrupt):
+            Trainer(cfg, progress=False, on_step=stop_at_step_11).fit()
+        assert len(step_losses(tmp_path / "cut")) == 11
+        resumed = Trainer(cfg, progress=False)
+        assert resumed.resume()
+        assert (resumed.state.global_step, resumed.state.epoch, resumed.state.step_in_epoch) == (8, 1, 2)
+        resumed.fit()
+    finally:
+        torch.set_num_threads(2)
+    got = step_losses(tmp_path / "cut")
+    assert len(got) == len(expected) == 12
+    assert got == pytest.approx(expected, rel=1e-6, abs=0)
+    a = load_checkpoint(tmp_path / "ref" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-7)
+
+
+def test_early_stopping_when_validation_stalls(tmp_path, synthetic_root):
+    cfg = tiny_config(tmp_path / "run", synthetic_root, epochs=6, lr=0.0, early_stopping=2)
+    summary = train(cfg, progress=False)
+    # lr 0: epoch 1 sets the best, epochs 2 and 3 do not improve -> stop after 3 of 6
+    assert summary["stopped_early"] and summary["epochs_run"] == 3 and summary["best_epoch"] == 1
+
+
+def test_checkpoint_is_atomic_and_weights_only(tmp_path):
+    path = tmp_path / "ck.pt"
+    save_checkpoint({"model": {"w": torch.ones(2)}, "config": {}}, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left behind
+
+    class NotSerializable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        save_checkpoint({"model": NotSerializable(), "config": {}}, path)
+    assert load_checkpoint(path)["model"]["w"].sum() == 2  # the old file survived the failed write
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="ck.pt"):
+        load_checkpoint(path)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_epoch_sampler_is_reproducible_and_resumable():
+    s = EpochSampler(10, 25, seed=3)
+    s.set_epoch(2)
+    full = list(s)
+    assert len(full) == 25 and sorted(full[:10]) == list(range(10))
+    s.set_epoch(2, start=7)
+    assert list(s) == full[7:] and len(s) == 18
+    s.set_epoch(3)
+    assert list(s) != full
