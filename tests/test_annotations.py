@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from posekit.data.annotations import (
     AnnotationError,
     PoseAnnotations,
@@ -19,7 +20,7 @@ from posekit.data.annotations import (
     write_json_annotations,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED  # ../shared/data
 MPII = DATA / "mpii"
 VALID_H5 = MPII / "valid.h5"
 GT_MAT = MPII / "gt_valid.mat"

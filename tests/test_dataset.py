@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED
 from posekit.config import AugmentConfig, DataConfig
 from posekit.data.annotations import AnnotationError, load_annotations
 from posekit.data.dataset import DataError, PoseDataset, denormalize_image, load_image, normalize_image
@@ -24,7 +25,7 @@ from posekit.data.transforms import (
 )
 from posekit.joints import flip_permutation, joint_index
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED
 IMAGES = DATA / "mpii" / "images"
 JSON = IMAGES / "annotations.json"
 

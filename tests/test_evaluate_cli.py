@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from scipy.io import loadmat
 
+from conftest import SHARED
 from posekit.cli import evaluate
 from posekit.joints import JOINT_NAMES
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mpii"
+DATA = SHARED / "mpii"
 GT_MAT = DATA / "gt_valid.mat"
 VALID_H5 = DATA / "valid.h5"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.io import savemat
 
+from conftest import SHARED
 from posekit.evaluation import (
     MPIIGroundTruth,
     format_table,
@@ -25,7 +25,7 @@ from posekit.evaluation import (
 )
 from posekit.joints import JOINT_NAMES, SUBSETS
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mpii"
+DATA = SHARED / "mpii"
 GT_MAT = DATA / "gt_valid.mat"
 VALID_H5 = DATA / "valid.h5"
 

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from posekit.data import synthetic as syn
 from posekit.joints import NUM_JOINTS
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
 VALID_H5 = SHARED / "mpii" / "valid.h5"
 
 # widened by 20 degrees: sensor noise on dark pixels moves hues a little

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED
 from posekit.config import AugmentConfig
 from posekit.data.annotations import read_mpii_h5
 from posekit.data.transforms import (
@@ -31,7 +31,7 @@ from posekit.data.transforms import (
 )
 from posekit.joints import JOINT_NAMES, joint_index
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED
 VALID_H5 = DATA / "mpii" / "valid.h5"
 
 

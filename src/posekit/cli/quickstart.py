@@ -3,7 +3,8 @@
 ``posekit quickstart [--config configs/quickstart.yaml] [--out runs/quickstart] [--set key=value ...]``
 
 1. generates the synthetic people dataset (cached) and trains a small stacked hourglass on it;
-2. evaluates the best checkpoint on the synthetic val split with flip testing (PCKh@0.5 table);
+2. evaluates the best checkpoint on the synthetic val split (PCKh@0.5 table; no flip testing on
+   synthetic people, see docs/conventions.md);
 3. plots loss and PCKh against epoch (``curves.png``);
 4. predicts on the real MPII and COCO photos of ``../shared/data`` (``predict/``), when present.
 """
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     summary = train(cfg, resume=args.resume, progress=not args.no_progress)
     train_s = time.time() - start
 
-    print("[2/4] evaluating best.pt on the synthetic val split (flip test)")
+    print(f"[2/4] evaluating best.pt on the synthetic val split{' (flip test)' if cfg.eval.flip_test else ''}")
     data = prepare_data(cfg.data)
     result, _, _ = evaluate_checkpoint(out / "best.pt", data.val_annotations, data.val_image_dir,
                                        flip=cfg.eval.flip_test)
