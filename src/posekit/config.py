@@ -72,6 +72,12 @@ class ModelConfig:
     depth: int = 4
     stem: str = "newell"                    # "newell" | "reduced"
     stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
+    # PBN (name: pbn | pbn_baseline; Tang & Wu 2019, posekit.models.pbn). PBN configs set stem: pbn.
+    groups: Any = "mi:5"                    # "body" | "mi:K" | list of joint-name lists (may overlap)
+    branch_width: int = 64                  # W: channels of a branch
+    branch_depth: int = 1                   # D: residual blocks per branch
+    next_stack_features: str = "shared"     # "shared" | "specific": features fed to the next stack
+    baseline: str = "deep"                  # pbn_baseline: "plain" | "deep"
 
 
 @dataclass
@@ -114,6 +120,19 @@ class EvalConfig:
 
 
 @dataclass
+class TransferConfig:
+    """KPTransfer joint subsets (Vats et al. 2019, Sec. 3): S1 (source) and S2 (target).
+
+    ``split`` names one of the four splits (a)-(d) of :data:`posekit.training.transfer.KPTRANSFER_SPLITS`;
+    ``s1`` / ``s2`` (joint subset specs, see :func:`posekit.joints.resolve_joints`) override it.
+    """
+
+    split: str = "d"
+    s1: Any = None                          # None: the split's S1
+    s2: Any = None                          # None: the split's S2
+
+
+@dataclass
 class Config:
     """One experiment: data, model, training and evaluation settings."""
 
@@ -122,6 +141,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
 
 
 def _build(cls: type, values: dict, where: str) -> Any:

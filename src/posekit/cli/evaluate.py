@@ -3,7 +3,7 @@
 Usage::
 
     posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
-                     [--normalize-h5 valid.h5]
+                     [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
     posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
                      [--no-flip] [--save-predictions PRED.npy] [--json]
 
@@ -17,7 +17,9 @@ HRNet/pytorch-pose ``.mat`` (``preds``) and ``.json`` are accepted too.
 
 GT is ``gt_valid.mat`` (head boxes, the official evaluation), a ``valid.h5`` (``part`` with
 (0, 0) = missing, ``normalize`` as head size) or a json list with ``head_size``/``headbox``.
-``--normalize-h5`` replaces the ground truth's head sizes by the ``normalize`` field of an h5 file
+``--visibility visible|invisible`` scores only the joints whose visibility flag is 1 / 0 (PBN's
+PCKh on invisible joints); the ground truth must carry flags (``valid.h5``, json ``joints_vis``;
+``gt_valid.mat`` has none). ``--normalize-h5`` replaces the ground truth's head sizes by the ``normalize`` field of an h5 file
 with the same samples.
 
 Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdout::
@@ -40,7 +42,14 @@ from typing import Sequence
 
 import numpy as np
 
-from posekit.evaluation.pckh import format_table, load_ground_truth, load_h5_ground_truth, pckh
+from posekit.evaluation.pckh import (
+    VISIBILITY_CHOICES,
+    format_table,
+    load_ground_truth,
+    load_h5_ground_truth,
+    pckh,
+    visibility_mask,
+)
 from posekit.evaluation.predictions import load_predictions
 
 PROG = "posekit evaluate"
@@ -65,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
     parser.add_argument("--threshold", type=float, default=0.5, metavar="T",
                         help="PCKh threshold for 'per_joint' and the table (default: 0.5); 0.5 and 0.1 are always reported")
+    parser.add_argument("--visibility", choices=VISIBILITY_CHOICES, default="all",
+                        help="score all annotated joints (default), only visible or only occluded ones; needs "
+                             "visibility flags in the ground truth (valid.h5 'visible', json 'joints_vis')")
     parser.add_argument("--normalize-h5", default=None, metavar="H5",
                         help="use the 'normalize' field of this h5 (e.g. valid.h5) as head sizes instead of GT's")
     return parser
@@ -111,10 +123,13 @@ def run(args: argparse.Namespace) -> int:
         out["ground_truth"] = str(ground_truth)
         if args.normalize_h5:
             out["head_sizes_from"] = str(args.normalize_h5)
+        out["visibility"] = args.visibility
         print(json.dumps(out, indent=2))
     else:
         print(f"predictions:  {source}\nground truth: {ground_truth}"
               + (f" (head sizes from {args.normalize_h5})" if args.normalize_h5 else ""))
+        if args.visibility != "all":
+            print(f"joints:       {args.visibility} only")
         print(format_table(result, args.threshold))
     return 0
 
@@ -127,7 +142,8 @@ def _evaluate_checkpoint(args: argparse.Namespace):
     if not (args.annotations and args.images):
         raise ValueError("--checkpoint needs --annotations and --images")
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=not args.no_flip,
-                                           ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold))
+                                           ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
+                                           visibility=args.visibility)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -148,7 +164,8 @@ def _evaluate_file(args: argparse.Namespace):
     if preds.shape[0] != gt.num_samples:
         raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
                          f"{args.ground_truth} has {gt.num_samples}")
-    return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold))
+    return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold),
+                mask=visibility_mask(gt.visible, args.visibility))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,6 +67,8 @@ __all__ = [
     "pckh_curve",
     "pckh_from_normalize",
     "format_table",
+    "VISIBILITY_CHOICES",
+    "visibility_mask",
 ]
 
 #: Head size = SC_BIAS * head box diagonal (MPII toolkit ``util_get_head_size``).
@@ -507,6 +509,38 @@ def pckh(
     names = JOINT_NAMES if j == NUM_JOINTS else tuple(f"joint_{k}" for k in range(j))
     return PCKhResult(thresholds=ts, per_joint=per_joint, correct=correct, counts=counts,
                       num_samples=n, joint_names=names)
+
+
+#: Joint selections of :func:`visibility_mask` (PBN, Sec. 5: PCKh on invisible joints).
+VISIBILITY_CHOICES: tuple[str, ...] = ("all", "visible", "invisible")
+
+
+def visibility_mask(visible: np.ndarray | None, which: str = "all") -> np.ndarray | None:
+    """The ``mask`` argument of :func:`pckh` that restricts it to visible or to occluded joints.
+
+    Tang & Wu (2019, Sec. 5) report PCKh on the occluded ("invisible") MPII joints separately. An
+    annotated joint with visibility flag 0 is occluded; ``missing`` still excludes unannotated ones.
+
+    Args:
+        visible: (N, J) bool or 0/1 visibility flags (``MPIIGroundTruth.visible``,
+            ``PoseAnnotations.visible``), or None when the source has none.
+        which: ``"all"`` (returns None: no restriction), ``"visible"`` or ``"invisible"``.
+
+    Returns:
+        (N, J) bool, or None for ``"all"``.
+
+    Raises:
+        ValueError: unknown ``which``, or ``"visible"``/``"invisible"`` without visibility flags.
+    """
+    if which not in VISIBILITY_CHOICES:
+        raise ValueError(f"unknown visibility selection {which!r}; expected one of {VISIBILITY_CHOICES}")
+    if which == "all":
+        return None
+    if visible is None:
+        raise ValueError(f"PCKh on {which} joints needs visibility flags; this ground truth has none "
+                         "(use valid.h5 'visible' or a json with 'joints_vis')")
+    flags = np.asarray(visible) > 0
+    return flags if which == "visible" else ~flags
 
 
 def pckh_curve(

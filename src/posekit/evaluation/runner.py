@@ -10,24 +10,28 @@ import numpy as np
 from posekit.data.dataset import PoseDataset
 from posekit.decoding.inference import run_inference
 from posekit.decoding.predictor import PosePredictor
-from posekit.evaluation.pckh import PCKhResult, load_mpii_ground_truth, pckh
+from posekit.evaluation.pckh import PCKhResult, load_mpii_ground_truth, pckh, visibility_mask
 from posekit.joints import NUM_JOINTS
 
 
 def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_dir: str | Path,
                         flip: bool = True, ground_truth: str | Path | None = None, batch_size: int = 32,
-                        device: str = "auto", thresholds=(0.5, 0.1)) -> tuple[PCKhResult, np.ndarray, np.ndarray]:
+                        device: str = "auto", thresholds=(0.5, 0.1),
+                        visibility: str = "all") -> tuple[PCKhResult, np.ndarray, np.ndarray]:
     """PCKh (at ``thresholds``, default 0.5 and 0.1) of a checkpoint on the samples of an annotation file.
 
     Head sizes come from ``ground_truth`` (an official ``gt_valid.mat``, same sample order) when
-    given, else from the annotation file (``normalize`` / ``head_size`` / ``headbox``).
+    given, else from the annotation file (``normalize`` / ``head_size`` / ``headbox``). ``visibility``
+    (``"all"``, ``"visible"``, ``"invisible"``) restricts PCKh to joints with that visibility flag
+    (:func:`posekit.evaluation.pckh.visibility_mask`).
 
     Returns:
         ``(result, preds, maxvals)``: the :class:`PCKhResult`, ``(N, 16, 2)`` predictions in original
         image pixels (NaN for joints the model does not predict) and ``(N, 16)`` confidences.
 
     Raises:
-        ValueError: no head sizes available, or the ground truth's sample count differs.
+        ValueError: no head sizes available, the ground truth's sample count differs, or an unknown
+            ``visibility``.
     """
     predictor = PosePredictor.from_checkpoint(checkpoint, device=device, flip=flip)
     ckpt_cfg = predictor_config(checkpoint)
@@ -54,7 +58,8 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
     not_predicted = np.ones(NUM_JOINTS, bool)
     not_predicted[ids] = False
     missing[:, not_predicted] = True
-    return pckh(preds, ann.joints, head_sizes, missing, thresholds=thresholds), preds, maxvals
+    mask = visibility_mask(ann.visible, visibility)
+    return pckh(preds, ann.joints, head_sizes, missing, thresholds=thresholds, mask=mask), preds, maxvals
 
 
 def predictor_config(checkpoint: str | Path):

@@ -17,8 +17,22 @@ def build_model(cfg, num_joints: int) -> nn.Module:
         num_joints: number of heat maps the network predicts per stack.
 
     Raises:
-        ValueError: unknown model name.
+        ValueError: unknown model name; for ``"pbn"``, a bad group spec or ``num_joints != 16``.
     """
     if cfg.name == "hourglass":
         return stacked_hourglass(cfg.num_stacks, num_joints, cfg.num_features, cfg.depth, cfg.stem, cfg.stem_width)
-    raise ValueError(f"unknown model {cfg.name!r}; expected 'hourglass'")
+    if cfg.name in ("pbn", "pbn_baseline"):
+        from posekit.models.pbn import pbn, pbn_baseline
+
+        if cfg.name == "pbn_baseline":
+            return pbn_baseline(cfg.baseline, cfg.num_stacks, num_joints, cfg.num_features, cfg.depth, cfg.stem,
+                                cfg.stem_width)
+        from posekit.analysis.grouping import resolve_groups
+        from posekit.joints import NUM_JOINTS
+
+        if num_joints != NUM_JOINTS:
+            raise ValueError(f"PBN groups name the {NUM_JOINTS} MPII joints; train it on all joints "
+                             f"(data.joints: all), got {num_joints} heat maps")
+        return pbn(resolve_groups(cfg.groups, num_joints), cfg.num_stacks, num_joints, cfg.num_features, cfg.depth,
+                   cfg.branch_width, cfg.branch_depth, cfg.stem, cfg.stem_width, cfg.next_stack_features)
+    raise ValueError(f"unknown model {cfg.name!r}; expected 'hourglass', 'pbn' or 'pbn_baseline'")

@@ -1,0 +1,256 @@
+"""Joint groups for the Part-based Branching Network (Tang & Wu, CVPR 2019, Sec. 3.1).
+
+Joints whose locations carry much information about each other share features well; the
+paper measures this with the mutual information between joint locations and splits the joints
+into groups by spectral clustering of that matrix. This module reads top to bottom:
+
+1. :func:`lattice_cells`: every annotated pose is normalised into a ``bins x bins`` lattice (16 x 16
+   in the paper) over its person box (``scale * 200`` px square around ``center``);
+2. :func:`mutual_information`: ``I(l_m; l_n)`` for every joint pair from histograms (eq. 1);
+3. :func:`normalised_affinity`: diagonal removed, scaled to [0, 1];
+4. :func:`spectral_groups`: K groups by spectral clustering of the affinity;
+5. :func:`resolve_groups`: a group spec of a config (``"body"``, ``"mi:K"``, or lists of joint
+   names, overlapping allowed) -> tuples of joint ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from posekit.joints import BODY_STRUCTURE_GROUPS, JOINT_NAMES, NUM_JOINTS, joint_index
+
+#: Lattice side used by the paper (Sec. 3.1: "a 16 x 16 lattice").
+DEFAULT_BINS = 16
+
+
+def lattice_cells(joints: np.ndarray, centers: np.ndarray, scales: np.ndarray, annotated: np.ndarray,
+                  bins: int = DEFAULT_BINS) -> np.ndarray:
+    """Quantise each joint into a ``bins x bins`` lattice over its person box.
+
+    The box is the square of side ``scale * 200`` px centred on ``center`` (the MPII person-box
+    convention, see docs/conventions.md); a joint outside it is clipped to the border cell.
+
+    Args:
+        joints: (N, J, 2) joint (x, y), original image px.
+        centers: (N, 2) person centre (x, y), px.
+        scales: (N,) person scale (box side = ``scale * 200`` px).
+        annotated: (N, J) bool, False for joints without a coordinate.
+        bins: lattice side.
+
+    Returns:
+        (N, J) int64 cell index ``row * bins + col`` in ``[0, bins**2)``, or -1 where not annotated.
+
+    Raises:
+        ValueError: inconsistent shapes, ``bins < 1`` or a non-positive scale.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    centers = np.asarray(centers, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    annotated = np.asarray(annotated, dtype=bool)
+    if joints.ndim != 3 or joints.shape[2] != 2:
+        raise ValueError(f"joints must have shape (N, J, 2), got {joints.shape}")
+    n, j, _ = joints.shape
+    if centers.shape != (n, 2) or scales.shape != (n,) or annotated.shape != (n, j):
+        raise ValueError(f"centers {centers.shape}, scales {scales.shape}, annotated {annotated.shape} "
+                         f"do not match joints {joints.shape}")
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    if np.any(scales <= 0):
+        raise ValueError("scales must be > 0")
+    side = scales * 200.0
+    rel = (joints - centers[:, None, :]) / side[:, None, None] + 0.5        # (N, J, 2) in [0, 1) inside the box
+    cell = np.clip(np.floor(rel * bins), 0, bins - 1).astype(np.int64)
+    index = cell[..., 1] * bins + cell[..., 0]
+    return np.where(annotated, index, -1)
+
+
+def mutual_information(cells: np.ndarray, num_cells: int) -> np.ndarray:
+    """Mutual information between the locations of every pair of joints (Tang & Wu 2019, eq. 1).
+
+    ``I(l_m; l_n) = sum_{a, b} p(a, b) log(p(a, b) / (p(a) p(b)))`` in nats, with ``p(a, b)`` the
+    joint histogram of the two joints' cells and ``p(a)``, ``p(b)`` its marginals, all estimated over
+    the samples where *both* joints are annotated. The diagonal is the entropy ``H(l_m)``.
+
+    Args:
+        cells: (N, J) int cell indices from :func:`lattice_cells`, -1 = not annotated.
+        num_cells: number of lattice cells (``bins**2``).
+
+    Returns:
+        (J, J) float64, symmetric, >= 0; 0 for a pair never annotated together.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    j = cells.shape[1]
+    mi = np.zeros((j, j))
+    for m in range(j):
+        for k in range(m, j):
+            both = (cells[:, m] >= 0) & (cells[:, k] >= 0)
+            if not both.any():
+                continue
+            a, b = cells[both, m], cells[both, k]
+            joint = np.bincount(a * num_cells + b, minlength=num_cells * num_cells).reshape(num_cells, num_cells)
+            p_ab = joint / both.sum()
+            p_a, p_b = p_ab.sum(axis=1), p_ab.sum(axis=0)
+            nz = p_ab > 0
+            value = float(np.sum(p_ab[nz] * np.log(p_ab[nz] / np.outer(p_a, p_b)[nz])))
+            mi[m, k] = mi[k, m] = max(value, 0.0)  # clamp -1e-16 rounding
+    return mi
+
+
+def normalised_affinity(mi: np.ndarray) -> np.ndarray:
+    """The clustering affinity of Sec. 3.1: MI with the diagonal removed, min-max scaled to [0, 1].
+
+    The smallest off-diagonal MI maps to 0, the largest to 1; the diagonal is 0.
+
+    Args:
+        mi: (J, J) mutual information (any unit).
+
+    Returns:
+        (J, J) float64 in [0, 1].
+    """
+    mi = np.asarray(mi, dtype=np.float64)
+    off = ~np.eye(len(mi), dtype=bool)
+    lo, hi = mi[off].min(), mi[off].max()
+    out = np.where(off, (mi - lo) / (hi - lo) if hi > lo else 0.0, 0.0)
+    return out
+
+
+def joint_mutual_information(annotations, bins: int = DEFAULT_BINS) -> np.ndarray:
+    """(J, J) mutual information (nats) of a :class:`posekit.data.annotations.PoseAnnotations`."""
+    cells = lattice_cells(annotations.joints, annotations.centers, annotations.scales, annotations.annotated, bins)
+    return mutual_information(cells, bins * bins)
+
+
+def spectral_groups(affinity: np.ndarray, k: int, random_state: int = 0) -> tuple[tuple[int, ...], ...]:
+    """Split the joints into ``k`` groups by spectral clustering of a precomputed affinity.
+
+    scikit-learn ``SpectralClustering(affinity="precomputed", assign_labels="kmeans")`` with a fixed
+    ``random_state``, so the result is deterministic.
+
+    Args:
+        affinity: (J, J) symmetric, non-negative (e.g. :func:`normalised_affinity`).
+        k: number of groups, ``1 <= k <= J``.
+
+    Returns:
+        ``k`` tuples of joint ids, each sorted, ordered by their smallest joint id.
+
+    Raises:
+        ValueError: ``k`` out of range.
+    """
+    from sklearn.cluster import SpectralClustering
+
+    affinity = np.asarray(affinity, dtype=np.float64)
+    j = len(affinity)
+    if not 1 <= k <= j:
+        raise ValueError(f"number of groups must be in 1..{j}, got {k}")
+    if k == 1:
+        return (tuple(range(j)),)
+    labels = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=random_state,
+                                assign_labels="kmeans").fit_predict(affinity)
+    groups = [tuple(int(i) for i in np.flatnonzero(labels == c)) for c in range(k)]
+    return tuple(sorted((g for g in groups if g), key=lambda g: g[0]))
+
+
+def pose_bank_affinity(bins: int = DEFAULT_BINS) -> np.ndarray:
+    """Normalised MI affinity of the packaged pose bank (``posekit/assets/pose_bank.npz``).
+
+    The bank holds the 2017 fully annotated ``valid.h5`` people, each already divided by its person
+    size ``scale * 200`` and centred on its joints' bounding box (see assets/README.md); the lattice
+    spans that unit box. It lets a config say ``groups: "mi:K"`` without pointing at a dataset; the
+    groups are close to, but need not equal, those of ``posekit groups`` on ``valid.h5`` (the box
+    centre differs).
+    """
+    from posekit.data.synthetic import load_pose_bank
+
+    poses = np.asarray(load_pose_bank().poses, dtype=np.float64)            # (2017, 16, 2), unit person size
+    n = len(poses)
+    cells = lattice_cells(poses, np.zeros((n, 2)), np.full(n, 1 / 200.0), np.ones(poses.shape[:2], bool), bins)
+    return normalised_affinity(mutual_information(cells, bins * bins))
+
+
+def resolve_groups(spec: Any, num_joints: int = NUM_JOINTS) -> tuple[tuple[int, ...], ...]:
+    """Turn a group spec into tuples of joint ids.
+
+    Args:
+        spec: ``"body"`` (:data:`posekit.joints.BODY_STRUCTURE_GROUPS`, 6 groups), ``"mi:K"`` (K
+            groups by spectral clustering of the pose bank's MI, :func:`pose_bank_affinity`), or a
+            list of groups, each a list of joint names or ids; a joint may be in several groups
+            (overlapping groups).
+        num_joints: joints the model predicts (all must be covered; names need 16 MPII joints).
+
+    Returns:
+        the groups, each a tuple of joint ids in the order given (``"body"``/``"mi:K"``: sorted).
+
+    Raises:
+        ValueError: unknown spec, an empty group, a joint repeated inside a group, a joint in no
+            group, or an id out of range. KeyError: unknown joint name.
+    """
+    if isinstance(spec, str):
+        if spec == "body":
+            groups = BODY_STRUCTURE_GROUPS
+        elif spec.startswith("mi:"):
+            try:
+                k = int(spec[3:])
+            except ValueError:
+                raise ValueError(f"group spec {spec!r}: expected 'mi:K' with an integer K") from None
+            groups = spectral_groups(pose_bank_affinity(), k)
+        else:
+            raise ValueError(f"unknown group spec {spec!r}; expected 'body', 'mi:K' or a list of joint-name lists")
+    else:
+        groups = tuple(tuple(joint_index(x) if isinstance(x, str) else int(x) for x in g) for g in spec)
+    seen: set[int] = set()
+    for i, g in enumerate(groups):
+        if not g:
+            raise ValueError(f"group {i} is empty")
+        if len(set(g)) != len(g):
+            raise ValueError(f"group {i} lists a joint twice: {g}")
+        bad = [x for x in g if not 0 <= x < num_joints]
+        if bad:
+            raise ValueError(f"group {i}: joint id(s) {bad} out of range 0..{num_joints - 1}")
+        seen.update(g)
+    uncovered = sorted(set(range(num_joints)) - seen)
+    if uncovered:
+        names = [JOINT_NAMES[x] if num_joints == NUM_JOINTS else str(x) for x in uncovered]
+        raise ValueError(f"joint(s) {', '.join(names)} are in no group")
+    return tuple(tuple(g) for g in groups)
+
+
+def group_names(groups: Sequence[Sequence[int]]) -> list[list[str]]:
+    """Groups of joint ids -> groups of MPII joint names."""
+    return [[JOINT_NAMES[j] for j in g] for g in groups]
+
+
+def plot_mutual_information(mi: np.ndarray, out_path: str | Path, title: str = "") -> Path:
+    """Save a (J, J) matrix as an annotated heat map (value printed in every cell), PNG.
+
+    Returns:
+        the written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mi = np.asarray(mi, dtype=np.float64)
+    j = len(mi)
+    names = list(JOINT_NAMES) if j == NUM_JOINTS else [str(i) for i in range(j)]
+    fig, ax = plt.subplots(figsize=(9, 8))
+    im = ax.imshow(mi, cmap="viridis")
+    ax.set_xticks(range(j), names, rotation=90)
+    ax.set_yticks(range(j), names)
+    hi = mi.max() if mi.size else 1.0
+    for r in range(j):
+        for c in range(j):
+            ax.text(c, r, f"{mi[r, c]:.2f}", ha="center", va="center", fontsize=6,
+                    color="black" if mi[r, c] > 0.6 * hi else "white")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=120)
+    plt.close(fig)
+    return out_path

@@ -1,0 +1,51 @@
+"""KPTransfer experiment of one joint split: ``posekit transfer --split a [--config ...] [--out DIR]``.
+
+Trains the S1 network, then the ``transfer``, ``frozen`` and ``random`` configurations on S2
+(Vats et al. 2019, Sec. 3-4; see :mod:`posekit.training.transfer`), and writes into ``--out``:
+
+* ``pckh_s2.md`` / ``pckh_s2.json``: per-joint PCKh@0.5 on S2 of each configuration (the layout of
+  the paper's Tables 2-5; Mean excludes pelvis and thorax), parameter counts, epochs to convergence;
+* ``convergence.png``: validation PCKh on S2 against epoch for the three configurations (Fig. 3);
+* the run folders ``s1/``, ``transfer/``, ``frozen/``, ``random/`` (metrics.csv, best.pt, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "kptransfer" / "quickstart_d.yaml"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", choices=("a", "b", "c", "d"), help="joint split (a)-(d) (default: the config's)")
+    p.add_argument("--s1", nargs="+", metavar="JOINT", help="S1 joints or subset names (replaces the split's S1)")
+    p.add_argument("--s2", nargs="+", metavar="JOINT", help="S2 joints or subset names (replaces the split's S2)")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"experiment YAML (default: {DEFAULT_CONFIG})")
+    p.add_argument("--out", help="output folder (default: runs/kptransfer_SPLIT)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="keep finished stages, continue an interrupted one")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from posekit.config import load_config
+    from posekit.training.transfer import resolve_split, run_kptransfer
+
+    cfg = load_config(args.config, args.overrides)
+    if args.split:
+        cfg.transfer.split = args.split
+    if args.s1:
+        cfg.transfer.s1 = list(args.s1)
+    if args.s2:
+        cfg.transfer.s2 = list(args.s2)
+    resolve_split(cfg.transfer.split, cfg.transfer.s1, cfg.transfer.s2)  # fail before any training
+    out = Path(args.out or f"runs/kptransfer_{cfg.transfer.split}")
+    report = run_kptransfer(cfg, out, progress=not args.no_progress, resume=args.resume)
+    print((out / "pckh_s2.md").read_text())
+    print(json.dumps({m: c["epochs_to_convergence"] for m, c in report["configurations"].items()}))
+    print(f"report: {out / 'pckh_s2.md'}, {out / 'pckh_s2.json'}, {out / 'convergence.png'}")
+    return 0

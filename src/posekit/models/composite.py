@@ -1,0 +1,113 @@
+"""The KPTransfer composite network: a stacked hourglass whose first stacks predict joint subset S1
+and whose last stacks predict joint subset S2 (Vats et al. 2019, "KPTransfer", Sec. 3).
+
+Stacks ``1 .. k`` are exactly a ``k``-stack :class:`~posekit.models.hourglass.StackedHourglass` for
+S1 (attribute ``s1_net``: same module names, so a trained S1 network's ``state_dict`` loads into it
+unchanged, stem included). Stacks ``k+1 .. 2k`` are new hourglass stacks with S2 heads. The S1 part
+hands over to the S2 part like any two consecutive stacks of Newell et al. (2016, Sec. 3.4): the
+last S1 stack's features and heat maps are remapped by 1x1 convs (``bridge_features``,
+``bridge_heatmaps``) and added to that stack's input.
+
+Shapes: input ``(B, 3, S, S)``; :meth:`SubsetTransferHourglass.forward` returns the S2 heat maps
+``(B, k, J2, S/4, S/4)`` (so validation, flip testing and the predictor see a normal stacked
+hourglass for S2); :meth:`SubsetTransferHourglass.forward_subsets` returns both parts.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posekit.models.hourglass import ConvBNReLU, Hourglass, Residual, StackedHourglass
+
+
+class SubsetTransferHourglass(nn.Module):
+    """``2k``-stack hourglass: stacks ``1..k`` predict S1 (``num_s1`` joints), stacks ``k+1..2k`` S2.
+
+    Args:
+        num_s1: number of S1 joints (heat maps of stacks ``1..k``).
+        num_s2: number of S2 joints (heat maps of stacks ``k+1..2k``).
+        num_features, depth, stem, stem_width: as in :class:`StackedHourglass`.
+        stacks_per_subset: ``k`` (2 in the paper: a four-stack network).
+
+    Freezing (the paper's "frozen weight extraction" configuration): :meth:`freeze_s1` sets
+    ``requires_grad = False`` on every S1 parameter and keeps the S1 BatchNorm layers in eval mode
+    (running statistics not updated) even when the network is put in training mode.
+
+    Raises:
+        ValueError: a non-positive size or an unknown stem (from :class:`StackedHourglass`).
+    """
+
+    def __init__(self, num_s1: int, num_s2: int, num_features: int = 256, depth: int = 4, stem: str = "newell",
+                 stem_width: int = 64, stacks_per_subset: int = 2):
+        super().__init__()
+        if min(num_s1, num_s2, stacks_per_subset) < 1:
+            raise ValueError("num_s1, num_s2 and stacks_per_subset must be >= 1")
+        f, k = num_features, stacks_per_subset
+        self.num_s1, self.num_s2, self.stacks_per_subset = num_s1, num_s2, k
+        self.s1_frozen = False
+        self.s1_net = StackedHourglass(k, num_s1, f, depth, stem, stem_width)
+        self.bridge_features = nn.Conv2d(f, f, 1)
+        self.bridge_heatmaps = nn.Conv2d(num_s1, f, 1)
+        self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(k))
+        self.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(k))
+        self.heads = nn.ModuleList(nn.Conv2d(f, num_s2, 1) for _ in range(k))
+        self.remap_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(k - 1))
+        self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_s2, f, 1) for _ in range(k - 1))
+
+    # ---------------------------------------------------------------- transfer and freezing
+    def load_s1(self, s1_state: dict[str, torch.Tensor]) -> None:
+        """Copy a trained ``k``-stack S1 :class:`StackedHourglass` (its ``state_dict``) into stacks
+        ``1..k``, stem included; every tensor (weights, biases, BatchNorm statistics) is copied exactly.
+
+        Raises:
+            RuntimeError: the state does not match (wrong stack count, joint count or width).
+        """
+        self.s1_net.load_state_dict(s1_state, strict=True)
+
+    def freeze_s1(self) -> None:
+        """Freeze stacks ``1..k``: no gradients, BatchNorm running statistics fixed (eval mode)."""
+        self.s1_frozen = True
+        for p in self.s1_net.parameters():
+            p.requires_grad_(False)
+        self.s1_net.eval()
+
+    def train(self, mode: bool = True) -> "SubsetTransferHourglass":
+        """Training/eval mode as usual, except that a frozen S1 part always stays in eval mode."""
+        super().train(mode)
+        if self.s1_frozen:
+            self.s1_net.eval()
+        return self
+
+    # ---------------------------------------------------------------- forward
+    def forward_subsets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heat maps of both parts.
+
+        Args:
+            x: ``(B, 3, S, S)`` input crops.
+
+        Returns:
+            ``(s1, s2)``: ``(B, k, num_s1, S/4, S/4)`` and ``(B, k, num_s2, S/4, S/4)``.
+        """
+        net = self.s1_net
+        x = net.stem(x)
+        s1_out = []
+        for i in range(self.stacks_per_subset):
+            feats = net.features[i](net.hourglasses[i](x))
+            heatmaps = net.heads[i](feats)
+            s1_out.append(heatmaps)
+            if i < self.stacks_per_subset - 1:
+                x = x + net.remap_features[i](feats) + net.remap_heatmaps[i](heatmaps)
+        x = x + self.bridge_features(feats) + self.bridge_heatmaps(heatmaps)
+        s2_out = []
+        for i in range(self.stacks_per_subset):
+            feats = self.features[i](self.hourglasses[i](x))
+            heatmaps = self.heads[i](feats)
+            s2_out.append(heatmaps)
+            if i < self.stacks_per_subset - 1:
+                x = x + self.remap_features[i](feats) + self.remap_heatmaps[i](heatmaps)
+        return torch.stack(s1_out, dim=1), torch.stack(s2_out, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """S2 heat maps ``(B, k, num_s2, S/4, S/4)`` of stacks ``k+1..2k`` (the last is the prediction)."""
+        return self.forward_subsets(x)[1]

@@ -1,0 +1,226 @@
+"""KPTransfer (Vats et al. 2019): joint-subset targets, the split presets, the composite network
+(exact S1 transfer, frozen stacks), exact resume of the composite, and the report pipeline."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from posekit.config import save_config
+from posekit.data.dataset import PoseDataset
+from posekit.data.sources import prepare_data
+from posekit.joints import JOINT_NAMES, flip_permutation, resolve_joints
+from posekit.models import build_model
+from posekit.models.composite import SubsetTransferHourglass
+from posekit.models.hourglass import StackedHourglass
+from posekit.training.checkpoint import save_checkpoint
+from posekit.training.transfer import (
+    KPTRANSFER_SPLITS,
+    TransferTrainer,
+    epochs_to_convergence,
+    parameter_counts,
+    resolve_split,
+)
+
+S1 = resolve_joints(["r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"])
+S2 = resolve_joints(["thorax", "upper_neck", "head_top", "r_shoulder", "l_shoulder", "r_wrist", "l_wrist"])
+
+
+def composite_config(out, synthetic_root, **train):
+    cfg = tiny_config(out, synthetic_root, **train)
+    cfg.model.num_stacks = 4
+    return cfg
+
+
+def s1_checkpoint(path, cfg, s1_ids=S1) -> dict:
+    """A 2-stack S1 network with random weights and non-default BatchNorm statistics, saved as a checkpoint."""
+    torch.manual_seed(123)
+    m = cfg.model
+    net = StackedHourglass(2, len(s1_ids), m.num_features, m.depth, m.stem, m.stem_width)
+    for mod in net.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-1, 1)
+            mod.running_var.uniform_(0.5, 2)
+            mod.num_batches_tracked.fill_(7)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    save_checkpoint({"model": state, "config": {}, "joint_ids": list(s1_ids)}, path)
+    return state
+
+
+# ------------------------------------------------------------------------------------ splits
+def test_split_presets_are_printed_flip_closed_and_resolve(capsys):
+    for name, split in KPTRANSFER_SPLITS.items():
+        s1, s2 = resolve_split(name)
+        print(f"({name}) S1 = {', '.join(split['s1'])}\n    S2 = {', '.join(split['s2'])}")
+        assert [JOINT_NAMES[j] for j in s1] == sorted(split["s1"], key=JOINT_NAMES.index)
+        assert [JOINT_NAMES[j] for j in s2] == sorted(split["s2"], key=JOINT_NAMES.index)
+        assert len(set(split["s1"])) == len(split["s1"]) and len(set(split["s2"])) == len(split["s2"])
+        for ids in (s1, s2):  # every named part has its left and right joint
+            assert sorted(ids[p] for p in flip_permutation(ids)) == list(ids)
+    assert "(a) S1 = head_top" in capsys.readouterr().out
+    a1, a2 = resolve_split("a")
+    assert set(a1).isdisjoint(a2) and set(a1) | set(a2) == set(range(16))
+    b1, b2 = resolve_split("b")
+    assert (b1, b2) == (a2, a1)
+    c1, c2 = resolve_split("c")
+    assert set(c1).isdisjoint(c2) and set(c1) | set(c2) == set(range(16))
+    d1, d2 = resolve_split("d")
+    assert d2 == tuple(range(16)) and set(d1) == set(range(16)) - {0, 5, 10, 15}
+    # any S1 / S2 by joint names or subset names, overriding the split
+    assert resolve_split("a", s1=["l_wrist", "r_wrist"], s2="legs") == ((10, 15), (0, 1, 2, 3, 4, 5))
+    with pytest.raises(KeyError):
+        resolve_split("e")
+    with pytest.raises(KeyError):
+        resolve_split("a", s1=["l_wirst"])
+
+
+# ------------------------------------------------------------------------------------ subset targets
+def test_subset_targets_and_heads_agree_with_full_joint_ones(tmp_path, synthetic_root):
+    cfg = tiny_config(tmp_path, synthetic_root)
+    data = prepare_data(cfg.data)
+    assert data.augment.enabled and data.augment.flip
+    full = PoseDataset.from_config(data, "train", seed=3)
+    union = S2 + S1  # the transfer trainer's channel order: S2, then S1
+    subsets = [PoseDataset.from_config(data, "train", joint_ids=ids, seed=3) for ids in (S1, S2, union)]
+    flipped = 0
+    for index in range(12):
+        ref = full[index]
+        flipped += ref["flipped"]
+        for ds in subsets:
+            item = ds[index]
+            ids = list(ds.joint_ids)
+            assert torch.equal(item["heatmaps"], ref["heatmaps"][ids])
+            assert torch.equal(item["target_weight"], ref["target_weight"][ids])
+            assert torch.equal(item["affine"], ref["affine"])
+    assert flipped > 0  # the left/right swap of flipped samples was exercised
+    model = build_model(cfg.model, len(S1))
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, len(S1), 16, 16)
+
+
+# ------------------------------------------------------------------------------------ composite network
+def test_transfer_initialisation_copies_the_s1_network_exactly(tmp_path, synthetic_root):
+    cfg = composite_config(tmp_path / "run", synthetic_root)
+    state = s1_checkpoint(tmp_path / "s1.pt", cfg)
+    trainer = TransferTrainer(cfg, S1, S2, "transfer", tmp_path / "s1.pt", progress=False)
+    net = trainer.model
+    assert isinstance(net, SubsetTransferHourglass)
+    copied = net.s1_net.state_dict()
+    assert copied.keys() == state.keys()
+    for k, v in state.items():
+        assert torch.equal(copied[k], v), k
+    # stacks 1-2 of the composite compute exactly what the S1 network computes
+    m = cfg.model
+    s1_net = StackedHourglass(2, len(S1), m.num_features, m.depth, m.stem, m.stem_width)
+    s1_net.load_state_dict(state)
+    x = torch.randn(2, 3, 64, 64)
+    net.eval()
+    s1_net.eval()
+    s1_out, s2_out = net.forward_subsets(x)
+    assert torch.equal(s1_out, s1_net(x))
+    assert s2_out.shape == (2, 2, len(S2), 16, 16) and torch.equal(net(x), s2_out)
+    # all parameters are trained in the transfer configuration
+    assert sum(p.numel() for g in trainer.optimizer.param_groups for p in g["params"]) == \
+        sum(p.numel() for p in net.parameters())
+    # a checkpoint of another joint subset is refused
+    s1_checkpoint(tmp_path / "other.pt", cfg, s1_ids=S2)
+    with pytest.raises(ValueError, match="expected S1"):
+        TransferTrainer(cfg, S1, S2, "transfer", tmp_path / "other.pt", progress=False)
+
+
+@pytest.mark.parametrize("mode", ["frozen", "transfer"])
+def test_frozen_stacks_do_not_change_during_training(tmp_path, synthetic_root, mode):
+    cfg = composite_config(tmp_path / "run", synthetic_root, epochs=1, lr=3e-3)
+    cfg.data.synthetic_val = 8
+    s1_checkpoint(tmp_path / "s1.pt", cfg)
+    trainer = TransferTrainer(cfg, S1, S2, mode, tmp_path / "s1.pt", progress=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    s1_keys = [k for k in before if k.startswith("s1_net.")]
+    s2_keys = [k for k in before if not k.startswith("s1_net.")]
+    s1_same = all(torch.equal(before[k], after[k]) for k in s1_keys)  # weights and BN running stats
+    assert all(torch.equal(before[k], after[k]) for k in s1_keys if "num_batches_tracked" in k) == (mode == "frozen")
+    assert s1_same == (mode == "frozen")
+    assert not all(torch.equal(before[k], after[k]) for k in s2_keys)
+    if mode == "frozen":
+        assert not any(p.requires_grad for p in trainer.model.s1_net.parameters())
+        trainer.model.train()
+        assert not any(mod.training for mod in trainer.model.s1_net.modules())
+        trainer.model.eval()
+        n_opt = sum(p.numel() for g in trainer.optimizer.param_groups for p in g["params"])
+        assert n_opt == sum(p.numel() for p in trainer.model.parameters() if p.requires_grad) > 0
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_composite_resume_reproduces_the_uninterrupted_run(tmp_path, synthetic_root):
+    def losses(run):
+        with open(run / "steps.csv") as f:
+            return [float(r["loss"]) for r in csv.DictReader(f)]
+
+    torch.set_num_threads(1)
+    try:
+        ref_cfg = composite_config(tmp_path / "ref", synthetic_root, epochs=2, checkpoint_every=4)
+        s1_checkpoint(tmp_path / "s1.pt", ref_cfg)
+        TransferTrainer(ref_cfg, S1, S2, "transfer", tmp_path / "s1.pt", progress=False).fit()
+        cfg = composite_config(tmp_path / "cut", synthetic_root, epochs=2, checkpoint_every=4)
+
+        def stop(trainer, loss):
+            if trainer.state.global_step == 10:
+                raise Interrupt
+
+        with pytest.raises(Interrupt):
+            TransferTrainer(cfg, S1, S2, "transfer", tmp_path / "s1.pt", progress=False, on_step=stop).fit()
+        resumed = TransferTrainer(cfg, S1, S2, "transfer", tmp_path / "s1.pt", progress=False)
+        assert resumed.resume() and resumed.state.global_step == 8
+        resumed.fit()
+    finally:
+        torch.set_num_threads(2)
+    assert losses(tmp_path / "cut") == pytest.approx(losses(tmp_path / "ref"), rel=1e-6, abs=0)
+
+
+def test_parameter_counts_of_the_three_configurations(tmp_path, synthetic_root):
+    cfg = composite_config(tmp_path, synthetic_root)
+    counts = parameter_counts(cfg, S1, S2)
+    print(counts)
+    assert counts["transfer"]["total"] == counts["frozen"]["total"] == counts["transfer"]["trainable"]
+    assert 0 < counts["frozen"]["trainable"] < counts["frozen"]["total"]
+    assert counts["random"]["total"] == counts["random"]["trainable"]
+    assert abs(counts["transfer"]["total"] - counts["random"]["total"]) < 0.05 * counts["random"]["total"]
+
+
+def test_epochs_to_convergence_is_the_first_epoch_at_95_percent_of_the_best():
+    nan = float("nan")
+    assert epochs_to_convergence([(1, 10.0), (2, nan), (3, 60.0), (4, 95.0), (5, 100.0), (6, 99.0)]) == 4
+    assert epochs_to_convergence([(1, 50.0), (2, 40.0)]) == 1
+    assert epochs_to_convergence([(1, nan)]) is None
+
+
+# ------------------------------------------------------------------------------------ pipeline + CLI
+def test_transfer_command_writes_the_report(tmp_path, synthetic_root):
+    from posekit.cli.main import main
+
+    cfg = composite_config(tmp_path / "unused", synthetic_root, epochs=1)
+    save_config(cfg, tmp_path / "tiny.yaml")
+    out = tmp_path / "kpt"
+    assert main(["transfer", "--split", "a", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
+                 "--s1", "upper_body", "--no-progress"]) == 0
+    for stage in ("s1", "transfer", "frozen", "random"):
+        assert (out / stage / "metrics.csv").is_file() and (out / stage / "best.pt").is_file()
+    report = json.loads((out / "pckh_s2.json").read_text())
+    assert report["s2"] == ["r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis"]
+    assert set(report["configurations"]) == {"transfer", "frozen", "random"}
+    for c in report["configurations"].values():
+        assert set(c["table"]) == {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"}
+        assert c["table"]["head"] is None and 0 <= c["table"]["knee"] <= 100  # head is not in S2
+        assert c["epochs_to_convergence"] == 1 and c["best_epoch"] == 1
+    assert report["params"]["frozen"]["trainable"] < report["params"]["frozen"]["total"]
+    md = (out / "pckh_s2.md").read_text()
+    assert "| configuration | Hip | Knee | Ankle | Mean |" in md and "| random |" in md
+    assert (out / "convergence.png").stat().st_size > 1000
