@@ -94,3 +94,21 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "posekit", "--help"], capture_output=True, text=True, check=True)
     for command in ("quickstart", "train", "evaluate", "predict", "synth"):
         assert command in out.stdout
+
+
+def test_evaluate_contract_through_the_console_script(tmp_path, shared):
+    """`posekit evaluate --predictions PRED --ground-truth GT.mat --json` prints one JSON object
+    (the documented contract); the ground truth scored against itself is 100 everywhere."""
+    import scipy.io as sio
+
+    gt = sio.loadmat(shared / "mpii" / "gt_valid.mat")["pos_gt_src"]  # (16, 2, N)
+    pred = tmp_path / "pred.npy"
+    np.save(pred, gt)
+    out = subprocess.run([sys.executable, "-m", "posekit", "evaluate", "--predictions", str(pred), "--ground-truth",
+                          str(shared / "mpii" / "gt_valid.mat"), "--json"], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["pckh@0.5"] == {k: 100.0 for k in ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle",
+                                                     "mean")}
+    from posekit.joints import JOINT_NAMES
+
+    assert list(result["per_joint"]) == list(JOINT_NAMES)
