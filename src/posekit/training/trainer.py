@@ -161,8 +161,7 @@ class Trainer:
         self.data_cfg = prepare_data(cfg.data)
         self.joint_ids = resolve_joints(cfg.data.joints)
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
-        self.train_set = PoseDataset.from_config(self.data_cfg, "train")
-        self.train_set.seed = t.seed
+        self.train_set = PoseDataset.from_config(self.data_cfg, "train", seed=t.seed)
         self.val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
         self.val_head_sizes = None
         if self.val_set is not None and cfg.eval.ground_truth:
