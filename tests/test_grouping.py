@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from posekit.analysis.grouping import (
+    group_names,
     lattice_cells,
+    mpii_affinity,
     mutual_information,
     normalised_affinity,
     resolve_groups,
     spectral_groups,
 )
 from posekit.cli.main import main
-from posekit.joints import BODY_STRUCTURE_GROUPS, JOINT_NAMES
+from posekit.joints import BODY_STRUCTURE_GROUPS, JOINT_NAMES, SKELETON
 
 
 def test_lattice_cells_hand_computed():
@@ -84,10 +86,20 @@ def test_groups_cli_on_valid_h5(shared, tmp_path, capsys):
     assert len(groups) == 6 and sorted(n for g in groups for n in g) == sorted(JOINT_NAMES)
     assert mi.shape == (16, 16) and np.allclose(mi, mi.T) and np.all(np.diag(mi) == 0)
     assert mi.min() == 0.0 and mi.max() == 1.0
-    ids = {n: i for i, n in enumerate(JOINT_NAMES)}
-    # neighbours on the same limb share more information than the two ankles
-    assert mi[ids["r_wrist"], ids["r_elbow"]] > mi[ids["r_ankle"], ids["l_ankle"]]
+    # every joint shares the most information with a skeleton neighbour (e.g. wrist-elbow, pelvis-hip)
+    limbs = {frozenset(e) for e in SKELETON}
+    assert all(frozenset((j, int(mi[j].argmax()))) in limbs for j in range(16))
     assert png.stat().st_size > 10_000
+    # the packaged valid.h5 affinity behind groups: "mi:K" is this very matrix and gives these groups
+    assert np.allclose(mpii_affinity(), mi, rtol=0, atol=1e-12)
+    assert group_names(resolve_groups("mi:6")) == groups
     assert main(["groups", "--annotations", str(shared / "mpii" / "valid.h5"), "--k", "2"]) == 0
     text = capsys.readouterr().out
     assert "group 1:" in text and "group 2:" in text and "group 3:" not in text
+
+
+def test_groups_cli_user_errors(shared, tmp_path, capsys):
+    assert main(["groups", "--annotations", str(tmp_path / "none.h5")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["groups", "--annotations", str(shared / "mpii" / "valid.h5"), "--k", "17"]) == 2
+    assert "1..16" in capsys.readouterr().err

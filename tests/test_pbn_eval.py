@@ -61,6 +61,40 @@ def test_evaluate_cli_visibility_on_valid_h5(shared, tmp_path, capsys):
     assert "visibility flags" in capsys.readouterr().err
 
 
+def test_evaluate_checkpoint_visibility_matches_prediction_file(tmp_path, tiny_run, synthetic_root, capsys):
+    """--visibility takes the flags from --annotations (synthetic json joints_vis: 0 = occluded)."""
+    ann, images = synthetic_root / "val" / "annotations.json", synthetic_root / "val" / "images"
+    preds = tmp_path / "preds.npy"
+    counts = {}
+    for which in ("all", "visible", "invisible"):
+        assert main(["evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--annotations", str(ann), "--images",
+                     str(images), "--no-flip", "--visibility", which, "--save-predictions", str(preds), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        counts[which] = sum(out["counts"].values())
+        assert main(["evaluate", "--predictions", str(preds), "--ground-truth", str(ann), "--visibility", which,
+                     "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again["counts"] == out["counts"] and again["pckh@0.5"] == pytest.approx(out["pckh@0.5"], nan_ok=True)
+    assert counts["visible"] + counts["invisible"] == counts["all"] and counts["invisible"] > 0
+
+
+def test_evaluate_checkpoint_multiscale(tmp_path, tiny_run, synthetic_root, capsys):
+    """--scales 1.0 is the single-scale result exactly; six scales give a valid, different result."""
+    base = ["evaluate", "--checkpoint", str(tiny_run / "best.pt"), "--annotations",
+            str(synthetic_root / "val" / "annotations.json"), "--images", str(synthetic_root / "val" / "images"),
+            "--no-flip", "--json"]
+    outs = []
+    for extra in ([], ["--scales", "1.0"], ["--scales", "0.7", "0.8", "0.9", "1.0", "1.1", "1.2"]):
+        assert main(base + extra + ["--save-predictions", str(tmp_path / f"p{len(outs)}.npy")]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    p0, p1, p2 = (np.load(tmp_path / f"p{i}.npy") for i in range(3))
+    assert np.array_equal(p0, p1) and outs[0] == outs[1]
+    assert np.isfinite(p2).all() and not np.array_equal(p0, p2)
+    assert main(["evaluate", "--predictions", str(tmp_path / "p0.npy"), "--ground-truth",
+                 str(synthetic_root / "val" / "annotations.json"), "--scales", "1.0"]) == 2
+    assert "--scales needs --checkpoint" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------ multi-scale
 
 

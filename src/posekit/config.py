@@ -70,7 +70,7 @@ class ModelConfig:
     num_stacks: int = 2
     num_features: int = 256
     depth: int = 4
-    stem: str = "newell"                    # "newell" | "reduced"
+    stem: str = "newell"                    # "newell" | "reduced" | "pbn" (pbn, pbn_baseline only)
     stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
     # PBN (name: pbn | pbn_baseline; Tang & Wu 2019, posekit.models.pbn). PBN configs set stem: pbn.
     groups: Any = "mi:5"                    # "body" | "mi:K" | list of joint-name lists (may overlap)

@@ -147,27 +147,28 @@ def spectral_groups(affinity: np.ndarray, k: int, random_state: int = 0) -> tupl
         raise ValueError(f"number of groups must be in 1..{j}, got {k}")
     if k == 1:
         return (tuple(range(j)),)
+    if k == j:
+        return tuple((i,) for i in range(j))
     labels = SpectralClustering(n_clusters=k, affinity="precomputed", random_state=random_state,
                                 assign_labels="kmeans").fit_predict(affinity)
     groups = [tuple(int(i) for i in np.flatnonzero(labels == c)) for c in range(k)]
     return tuple(sorted((g for g in groups if g), key=lambda g: g[0]))
 
 
-def pose_bank_affinity(bins: int = DEFAULT_BINS) -> np.ndarray:
-    """Normalised MI affinity of the packaged pose bank (``posekit/assets/pose_bank.npz``).
+def mpii_affinity() -> np.ndarray:
+    """The normalised MI affinity of the 2958 MPII validation people (``valid.h5``), packaged as
+    ``posekit/assets/mpii_valid_mi.json`` (see assets/README.md; written by ``posekit groups
+    --annotations valid.h5 --json``), so that ``groups: "mi:K"`` in a config gives exactly the groups
+    of ``posekit groups --annotations valid.h5 --k K`` without the file.
 
-    The bank holds the 2017 fully annotated ``valid.h5`` people, each already divided by its person
-    size ``scale * 200`` and centred on its joints' bounding box (see assets/README.md); the lattice
-    spans that unit box. It lets a config say ``groups: "mi:K"`` without pointing at a dataset; the
-    groups are close to, but need not equal, those of ``posekit groups`` on ``valid.h5`` (the box
-    centre differs).
+    Returns:
+        (16, 16) float64 in [0, 1], diagonal 0.
     """
-    from posekit.data.synthetic import load_pose_bank
+    import json
+    from importlib import resources
 
-    poses = np.asarray(load_pose_bank().poses, dtype=np.float64)            # (2017, 16, 2), unit person size
-    n = len(poses)
-    cells = lattice_cells(poses, np.zeros((n, 2)), np.full(n, 1 / 200.0), np.ones(poses.shape[:2], bool), bins)
-    return normalised_affinity(mutual_information(cells, bins * bins))
+    ref = resources.files("posekit").joinpath("assets").joinpath("mpii_valid_mi.json")
+    return np.asarray(json.loads(ref.read_text())["mutual_information"], dtype=np.float64)
 
 
 def resolve_groups(spec: Any, num_joints: int = NUM_JOINTS) -> tuple[tuple[int, ...], ...]:
@@ -175,7 +176,7 @@ def resolve_groups(spec: Any, num_joints: int = NUM_JOINTS) -> tuple[tuple[int, 
 
     Args:
         spec: ``"body"`` (:data:`posekit.joints.BODY_STRUCTURE_GROUPS`, 6 groups), ``"mi:K"`` (K
-            groups by spectral clustering of the pose bank's MI, :func:`pose_bank_affinity`), or a
+            groups by spectral clustering of the MPII validation MI, :func:`mpii_affinity`), or a
             list of groups, each a list of joint names or ids; a joint may be in several groups
             (overlapping groups).
         num_joints: joints the model predicts (all must be covered; names need 16 MPII joints).
@@ -195,7 +196,7 @@ def resolve_groups(spec: Any, num_joints: int = NUM_JOINTS) -> tuple[tuple[int, 
                 k = int(spec[3:])
             except ValueError:
                 raise ValueError(f"group spec {spec!r}: expected 'mi:K' with an integer K") from None
-            groups = spectral_groups(pose_bank_affinity(), k)
+            groups = spectral_groups(mpii_affinity(), k)
         else:
             raise ValueError(f"unknown group spec {spec!r}; expected 'body', 'mi:K' or a list of joint-name lists")
     else:

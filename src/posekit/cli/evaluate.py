@@ -5,7 +5,7 @@ Usage::
     posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
                      [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
     posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
-                     [--no-flip] [--save-predictions PRED.npy] [--json]
+                     [--no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
 
 With ``--checkpoint`` the model predicts every sample of ANN (flip-tested unless ``--no-flip``)
 and is scored against ANN's joints, with head sizes from GT (e.g. ``gt_valid.mat``) when given,
@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
     parser.add_argument("--threshold", type=float, default=0.5, metavar="T",
                         help="PCKh threshold for 'per_joint' and the table (default: 0.5); 0.5 and 0.1 are always reported")
+    parser.add_argument("--scales", type=float, nargs="+", metavar="S",
+                        help="with --checkpoint: multi-scale testing, heat maps averaged over these crop zooms "
+                             "(e.g. 0.7 0.8 0.9 1.0 1.1 1.2; flip-averaged too unless --no-flip)")
     parser.add_argument("--visibility", choices=VISIBILITY_CHOICES, default="all",
                         help="score all annotated joints (default), only visible or only occluded ones; needs "
                              "visibility flags in the ground truth (valid.h5 'visible', json 'joints_vis')")
@@ -139,11 +142,13 @@ def _evaluate_checkpoint(args: argparse.Namespace):
     from posekit.evaluation.predictions import save_predictions
     from posekit.evaluation.runner import evaluate_checkpoint
 
+    if args.scales and min(args.scales) <= 0:
+        raise ValueError(f"--scales must be positive, got {args.scales}")
     if not (args.annotations and args.images):
         raise ValueError("--checkpoint needs --annotations and --images")
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=not args.no_flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
-                                           visibility=args.visibility)
+                                           visibility=args.visibility, scales=args.scales)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -153,6 +158,8 @@ def _evaluate_file(args: argparse.Namespace):
     """Score a prediction file against the ground truth."""
     if not args.ground_truth:
         raise ValueError("--predictions needs --ground-truth")
+    if args.scales:
+        raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
     preds = load_predictions(args.predictions)
     gt = load_ground_truth(args.ground_truth)
     if args.normalize_h5:

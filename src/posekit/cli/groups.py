@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_mutual_information(affinity, args.plot, title=f"normalised mutual information ({len(ann)} people)")
     if args.json:
-        print(json.dumps({"groups": names, "mutual_information": affinity.round(6).tolist()}))
+        print(json.dumps({"groups": names, "mutual_information": affinity.tolist()}))
     else:
         print(f"{len(groups)} groups of {args.annotations} ({len(ann)} people, {args.bins}x{args.bins} lattice):")
         for i, g in enumerate(names):

@@ -13,6 +13,7 @@ COMMANDS = {
     "evaluate": ("posekit.cli.evaluate", "official MPII PCKh of a prediction file or a checkpoint"),
     "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images"),
     "synth": ("posekit.cli.synth", "write the built-in synthetic people dataset"),
+    "export": ("posekit.cli.export", "export a checkpoint's network to ONNX (checked with onnxruntime)"),
     "transfer": ("posekit.cli.transfer", "KPTransfer: S1 network, then transfer / frozen / random on S2"),
     "groups": ("posekit.cli.groups", "joint groups from the mutual information of joint locations (PBN)"),
 }

@@ -62,8 +62,11 @@ def crop_to_original(coords_crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def run_inference(model: nn.Module, dataset, codec: HeatmapCodec, batch_size: int = 32, flip: bool = False,
                   device: str | torch.device = "cpu", joint_ids: list[int] | None = None,
-                  num_workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  num_workers: int = 0, scales: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predict keypoints for every sample of a :class:`posekit.data.dataset.PoseDataset`.
+
+    ``scales`` (e.g. six zooms around 1.0) switches to multi-scale testing
+    (:func:`posekit.decoding.multiscale.predict_heatmaps_multiscale`, flip-averaged when ``flip``).
 
     Returns:
         ``(preds, maxvals)``: ``(N, J, 2)`` keypoints in original image pixels and ``(N, J)`` heat-map
@@ -73,7 +76,13 @@ def run_inference(model: nn.Module, dataset, codec: HeatmapCodec, batch_size: in
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     preds, maxvals = [], []
     for batch in loader:
-        heatmaps = predict_heatmaps(model, batch["image"].to(device), flip=flip, joint_ids=joint_ids)
+        images = batch["image"].to(device)
+        if scales:
+            from posekit.decoding.multiscale import predict_heatmaps_multiscale
+
+            heatmaps = predict_heatmaps_multiscale(model, images, scales, flip=flip, joint_ids=joint_ids)
+        else:
+            heatmaps = predict_heatmaps(model, images, flip=flip, joint_ids=joint_ids)
         coords, conf = codec.decode(heatmaps.cpu().numpy())
         preds.append(crop_to_original(coords, batch["affine"].numpy()))
         maxvals.append(conf)

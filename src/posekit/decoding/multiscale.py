@@ -1,4 +1,4 @@
-"""Multi-scale + flip test-time augmentation (PBN's benchmark protocol; Tang & Wu 2019, Sec. 5).
+"""Multi-scale + flip test-time augmentation (PBN's benchmark protocol; Tang & Wu 2019, experiments).
 
 Each crop is zoomed about its centre by every test scale, passed through the network (optionally
 with its mirror image), and the heat maps are warped back into the heat-map frame of the original

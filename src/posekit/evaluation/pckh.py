@@ -511,14 +511,14 @@ def pckh(
                       num_samples=n, joint_names=names)
 
 
-#: Joint selections of :func:`visibility_mask` (PBN, Sec. 5: PCKh on invisible joints).
+#: Joint selections of :func:`visibility_mask` (PBN experiments: PCKh on invisible joints).
 VISIBILITY_CHOICES: tuple[str, ...] = ("all", "visible", "invisible")
 
 
 def visibility_mask(visible: np.ndarray | None, which: str = "all") -> np.ndarray | None:
     """The ``mask`` argument of :func:`pckh` that restricts it to visible or to occluded joints.
 
-    Tang & Wu (2019, Sec. 5) report PCKh on the occluded ("invisible") MPII joints separately. An
+    Tang & Wu (2019) report PCKh on the occluded ("invisible") MPII joints separately. An
     annotated joint with visibility flag 0 is occluded; ``missing`` still excludes unannotated ones.
 
     Args:

@@ -17,13 +17,15 @@ from posekit.joints import NUM_JOINTS
 def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_dir: str | Path,
                         flip: bool = True, ground_truth: str | Path | None = None, batch_size: int = 32,
                         device: str = "auto", thresholds=(0.5, 0.1),
-                        visibility: str = "all") -> tuple[PCKhResult, np.ndarray, np.ndarray]:
+                        visibility: str = "all",
+                        scales: list[float] | None = None) -> tuple[PCKhResult, np.ndarray, np.ndarray]:
     """PCKh (at ``thresholds``, default 0.5 and 0.1) of a checkpoint on the samples of an annotation file.
 
     Head sizes come from ``ground_truth`` (an official ``gt_valid.mat``, same sample order) when
     given, else from the annotation file (``normalize`` / ``head_size`` / ``headbox``). ``visibility``
     (``"all"``, ``"visible"``, ``"invisible"``) restricts PCKh to joints with that visibility flag
-    (:func:`posekit.evaluation.pckh.visibility_mask`).
+    (:func:`posekit.evaluation.pckh.visibility_mask`). ``scales`` switches to multi-scale (+ flip)
+    testing (:func:`posekit.decoding.multiscale.predict_heatmaps_multiscale`).
 
     Returns:
         ``(result, preds, maxvals)``: the :class:`PCKhResult`, ``(N, 16, 2)`` predictions in original
@@ -49,7 +51,7 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
         raise ValueError(f"{annotations} has no head sizes (normalize / head_size / headbox): pass a "
                          "ground truth file with head boxes (gt_valid.mat)")
     coords, conf = run_inference(predictor.model, dataset, predictor.codec, batch_size=batch_size, flip=flip,
-                                 device=predictor.device, joint_ids=list(predictor.joint_ids))
+                                 device=predictor.device, joint_ids=list(predictor.joint_ids), scales=scales)
     ids = list(predictor.joint_ids)
     preds = np.full((len(ann), NUM_JOINTS, 2), np.nan)
     maxvals = np.full((len(ann), NUM_JOINTS), np.nan)

@@ -10,8 +10,8 @@ The residual block, the hourglass and the conv-BN-ReLU layer are those of
 Each stack: hourglass -> *shared* features (residual + 1x1 conv-BN-ReLU, as in Newell et al.) -> a
 head that predicts the heat maps. In PBN the head is a set of branches, one per group of related
 joints: 1x1 conv-BN-ReLU ``F -> W``, ``D`` residual blocks of width ``W``, 1x1 conv ``W -> |group|``
-(Sec. 3.2, Fig. 3). The branches' heat maps are scattered back to dataset joint order; a joint in
-several (overlapping) groups gets the mean of its branches' heat maps. Between stacks (Sec. 3.3):
+(Sec. 3). The branches' heat maps are scattered back to dataset joint order; a joint in
+several (overlapping) groups gets the mean of its branches' heat maps. Between stacks (Sec. 3):
 ``next input = input + remap(heat maps) + remap(features)`` with the shared features (default) or
 the concatenated group-specific features.
 
@@ -24,12 +24,15 @@ affine parameters). The paper gives 26.69M for the eight-stack PBN (W = 64, D = 
 27.22M for the eight-stack deep baseline. The details that the text leaves open were fixed by
 these two numbers:
 
-* the stem is the one described in Sec. 4 (three 3x3 convs of 64 channels with a 2x2 max-pool
+* the stem is the one described in the paper (three 3x3 convs of 64 channels with a 2x2 max-pool
   after the first, residual 64 -> 128, max-pool, residuals 128 -> 128 and 128 -> 256): 419,072
   parameters;
 * "width W" of a branch residual block is its *output* width (bottleneck ``W -> W/2 -> W/2 -> W``
-  as in every hourglass residual); with ``W/2 -> W`` meaning the middle width instead, the PBN
-  would be 1.0M larger than the deep baseline, not 0.53M smaller;
+  as in every hourglass residual). Reading W = 64 as the bottleneck's middle width instead (blocks
+  128 -> 64 -> 64 -> 128, i.e. ``branch_width=128`` here) gives 28,970,880 parameters, 1.75M more
+  than the deep baseline, while the table has the PBN 0.53M *smaller*: the deep baseline's head
+  (256-channel block + 1x1 conv, 218,640 parameters per stack) minus the PBN head (five W = 64
+  branches of 30,272 parameters plus their 1x1 convs, 152,400 per stack) is 0.53M over eight stacks;
 * the branch's 1x1 ``F -> W`` layer is conv + BN + ReLU (128 BN parameters per branch); with a bare
   conv the PBN count is 26,681,728 (26.68M), with BN-ReLU 26,686,848 (26.69M, the table's value);
 * the shared features keep Newell's residual + 1x1 conv-BN-ReLU; the deep baseline adds one
@@ -55,7 +58,7 @@ BASELINES = ("plain", "deep")
 
 
 def pbn_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
-    """The PBN stem (Sec. 4): three 3x3 conv-BN-ReLU of ``width`` channels with a 2x2 max-pool after
+    """The PBN stem (Sec. 3-4): three 3x3 conv-BN-ReLU of ``width`` channels with a 2x2 max-pool after
     the first, residual ``width -> 2 width``, max-pool, residuals ``2 width -> 2 width`` and
     ``2 width -> F``. ``(B, 3, S, S) -> (B, F, S/4, S/4)``; 419,072 parameters for F = 256, width 64.
 
@@ -123,7 +126,7 @@ class DeepHead(nn.Module):
 
 
 class Branch(nn.Sequential):
-    """One PBN branch (Sec. 3.2): 1x1 conv-BN-ReLU ``F -> W``, ``D`` residual blocks of width ``W``.
+    """One PBN branch (Sec. 3): 1x1 conv-BN-ReLU ``F -> W``, ``D`` residual blocks of width ``W``.
     ``(B, F, h, w) -> (B, W, h, w)``, the features specific to one group of joints."""
 
     def __init__(self, num_features: int, width: int, depth: int):
@@ -131,7 +134,7 @@ class Branch(nn.Sequential):
 
 
 class BranchingHead(nn.Module):
-    """The PBN head: one :class:`Branch` and one 1x1 conv per joint group (Sec. 3.2, Fig. 3).
+    """The PBN head: one :class:`Branch` and one 1x1 conv per joint group (Sec. 3).
 
     Group ``g`` predicts the heat maps of its joints ``groups[g]``; they are scattered back to dataset
     joint order, and a joint predicted by several branches (overlapping groups) gets their mean.
@@ -157,7 +160,7 @@ class BranchingHead(nn.Module):
             raise ValueError(f"branch width must be >= 1 and depth >= 0, got {width}, {depth}")
         covered = [j for g in groups for j in g]
         if any(not 0 <= j < num_joints for j in covered) or set(covered) != set(range(num_joints)):
-            raise ValueError(f"groups {groups} must cover joints 0..{num_joints - 1} exactly (ids in range)")
+            raise ValueError(f"groups {groups} must use joint ids 0..{num_joints - 1} and cover every one of them")
         self.groups = groups
         self.num_joints = num_joints
         self.out_features = len(groups) * width
@@ -185,7 +188,7 @@ class PBN(nn.Module):
 
     Each stack ``i``: ``feats = shared_i(hourglass_i(x))`` (residual + 1x1 conv-BN-ReLU), ``heat maps,
     specific = head_i(feats)``; then (all but the last stack) ``x = x + remap_heatmaps_i(heat maps) +
-    remap_features_i(feats or specific)`` (Sec. 3.3: identity + heat maps + features).
+    remap_features_i(feats or specific)`` (Sec. 3: identity + heat maps + features).
 
     Args:
         heads: one head per stack (:class:`BranchingHead`, :class:`LinearHead` or :class:`DeepHead`),
@@ -193,7 +196,7 @@ class PBN(nn.Module):
         num_joints: heat maps per stack ``J``.
         num_features: trunk channels ``F`` (256 in the paper).
         depth: pooling levels per hourglass (4).
-        stem: ``"pbn"`` (Sec. 4), ``"newell"`` or ``"reduced"``.
+        stem: ``"pbn"`` (:func:`pbn_stem`), ``"newell"`` or ``"reduced"``.
         stem_width: first stem width (64 in the paper).
         next_stack_features: ``"shared"`` (default) or ``"specific"`` features into the next stack.
 
@@ -246,7 +249,7 @@ def pbn(groups: Sequence[Sequence[int]], num_stacks: int = 8, num_joints: int = 
 
     Args:
         groups: joint ids per group (e.g. from :func:`posekit.analysis.grouping.resolve_groups`).
-        branch_width, branch_depth: ``W`` and ``D`` of Fig. 5(a, b) (paper's benchmark: 64 and 1).
+        branch_width, branch_depth: ``W`` and ``D`` of Fig. 5 (paper's benchmark: 64 and 1).
         Others: see :class:`PBN`.
     """
     heads = [BranchingHead(num_features, groups, num_joints, branch_width, branch_depth) for _ in range(num_stacks)]

@@ -161,7 +161,8 @@ class Trainer:
         self.data_cfg = prepare_data(cfg.data)
         self.joint_ids = resolve_joints(cfg.data.joints)
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
-        self.train_set = PoseDataset.from_config(self.data_cfg, "train", seed=t.seed)
+        self.train_set = PoseDataset.from_config(self.data_cfg, "train", joint_ids=self.train_joint_ids(),
+                                                 seed=t.seed)
         self.val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
         self.val_head_sizes = None
         if self.val_set is not None and cfg.eval.ground_truth:
@@ -170,13 +171,37 @@ class Trainer:
         steps = t.iters_per_epoch or math.ceil(len(self.train_set) / t.batch_size)
         self.steps_per_epoch = steps
         self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed)
-        self.model = build_model(cfg.model, len(self.joint_ids)).to(self.device)
+        self.model = self.build_network().to(self.device)
         self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.criterion = HeatmapMSELoss()
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
         self.state = TrainState()
+
+    # ---------------------------------------------------------------- hooks (overridden by subclasses)
+    def train_joint_ids(self) -> tuple[int, ...]:
+        """Dataset joint ids of the training targets, in channel order (default: ``data.joints``)."""
+        return self.joint_ids
+
+    def build_network(self) -> nn.Module:
+        """The network to train, on the CPU; called once in ``__init__`` before the optimiser is built
+        (default: :func:`posekit.models.build_model` for ``len(data.joints)`` heat maps)."""
+        return build_model(self.cfg.model, len(self.joint_ids))
+
+    def compute_loss(self, images: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Forward pass and training loss of one batch.
+
+        Args:
+            images: ``(B, 3, S, S)`` network input on the training device.
+            target: ``(B, J, h, h)`` heat maps of :meth:`train_joint_ids`; weight ``(B, J)``.
+
+        Returns:
+            Scalar loss (intermediate-supervision MSE over all stacks by default).
+        """
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.model(images)
+        return self.criterion(out.float(), target, weight)
 
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_state(self) -> dict:
@@ -265,9 +290,7 @@ class Trainer:
         images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         target = batch["heatmaps"].to(self.device, non_blocking=True)
         weight = batch["target_weight"].to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.model(images)
-        loss = self.criterion(out.float(), target, weight)
+        loss = self.compute_loss(images, target, weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
