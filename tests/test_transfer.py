@@ -231,6 +231,13 @@ def test_transfer_command_writes_the_report(tmp_path, synthetic_root):
     md = (out / "pckh_s2.md").read_text()
     assert "| configuration | Hip | Knee | Ankle | Mean |" in md and "| random |" in md
     assert (out / "convergence.png").stat().st_size > 1000
+    # the composite's checkpoint loads for posekit evaluate / predict and predicts S2 from stack 4
+    from posekit.decoding.predictor import PosePredictor
+
+    predictor = PosePredictor.from_checkpoint(out / "transfer" / "best.pt", device="cpu", flip=False)
+    assert isinstance(predictor.model, SubsetTransferHourglass)
+    assert predictor.joint_ids == tuple(range(7))  # S2 of split (a): r_ankle .. pelvis
+    assert predictor.model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 7, 16, 16)
 
 
 def test_kptransfer_configs_follow_the_paper_protocol():

@@ -112,7 +112,14 @@ class PosePredictor:
         ckpt = load_checkpoint(path, map_location=device)
         cfg = config_from_dict(ckpt["config"], where=str(path))
         joint_ids = tuple(ckpt["joint_ids"])
-        model = build_model(cfg.model, len(joint_ids))
+        if "s1_joint_ids" in ckpt:  # a KPTransfer composite: predicts its S2 joints (posekit.training.transfer)
+            from posekit.models.composite import SubsetTransferHourglass
+
+            m = cfg.model
+            model = SubsetTransferHourglass(len(ckpt["s1_joint_ids"]), len(joint_ids), m.num_features, m.depth,
+                                            m.stem, m.stem_width, stacks_per_subset=m.num_stacks // 2)
+        else:
+            model = build_model(cfg.model, len(joint_ids))
         model.load_state_dict(ckpt["model"])
         codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
         return cls(model, codec, joint_ids, cfg.data.scale_factor, flip=flip, device=device)

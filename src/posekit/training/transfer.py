@@ -186,6 +186,14 @@ class TransferTrainer(Trainer):
             net.freeze_s1()
         return net
 
+    def checkpoint_state(self) -> dict:
+        """The :class:`Trainer` checkpoint plus ``s1_joint_ids``, which tells
+        :meth:`posekit.decoding.predictor.PosePredictor.from_checkpoint` (``posekit evaluate`` /
+        ``predict``) to rebuild the composite; ``joint_ids`` are S2, the joints it predicts."""
+        state = super().checkpoint_state()
+        state["s1_joint_ids"] = list(self.s1_ids)
+        return state
+
     def compute_loss(self, images: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Intermediate-supervision MSE: S2 targets on stacks ``k+1..2k``, plus (``transfer`` only)
         S1 targets on stacks ``1..k``. ``target`` ``(B, J_union, h, h)``, ``weight`` ``(B, J_union)``."""
