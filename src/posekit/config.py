@@ -102,6 +102,8 @@ class TrainConfig:
     device: str = "auto"                    # auto | cpu | cuda
     amp: bool = True                        # mixed precision on CUDA only
     channels_last: bool = False             # NHWC memory format (faster convolutions on CPU and GPU)
+    sync_batchnorm: bool = False            # multi-process runs on GPUs: BatchNorm statistics over the global batch
+    freeze_bn: bool = False                 # BatchNorm layers use their running statistics while training
     num_threads: int = 0                    # torch CPU threads (0: torch default)
     log_every: int = 20
     checkpoint_every: int = 0               # also write last.pt every N steps inside an epoch (0: epoch end only)

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
@@ -32,6 +33,7 @@ from posekit.joints import JOINT_NAMES, resolve_joints
 from posekit.losses import HeatmapMSELoss
 from posekit.models import build_model
 from posekit.training.checkpoint import load_checkpoint, save_checkpoint
+from posekit.training.distributed import DistInfo, broadcast_from_main, init_distributed, mean_over_ranks, rank_slice
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
 
@@ -40,11 +42,15 @@ class EpochSampler(Sampler[int]):
 
     An epoch has ``num_samples`` indices: concatenated random permutations of the dataset (or the
     identity when ``shuffle`` is False). ``set_epoch(e, start)`` selects epoch ``e`` and skips its first
-    ``start`` indices (the samples already trained on before an interruption).
+    ``start`` indices (the samples already trained on before an interruption). In a multi-process
+    run every process draws the same order and keeps its slice of each global batch of
+    ``global_batch`` indices (:func:`posekit.training.distributed.rank_slice`).
     """
 
-    def __init__(self, dataset_size: int, num_samples: int, seed: int, shuffle: bool = True):
+    def __init__(self, dataset_size: int, num_samples: int, seed: int, shuffle: bool = True,
+                 global_batch: int = 1, dist_info: DistInfo = DistInfo()):
         self.n, self.num_samples, self.seed, self.shuffle = dataset_size, num_samples, seed, shuffle
+        self.global_batch, self.dist_info = global_batch, dist_info
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -59,10 +65,13 @@ class EpochSampler(Sampler[int]):
         return torch.cat(parts)[: self.num_samples].tolist()
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.indices()[self.start:])
+        remaining = self.indices()[self.start:]
+        if self.dist_info.enabled:
+            remaining = rank_slice(remaining, self.global_batch, self.dist_info)
+        return iter(remaining)
 
     def __len__(self) -> int:
-        return self.num_samples - self.start
+        return (self.num_samples - self.start) // self.dist_info.world_size
 
 
 @dataclass
@@ -145,7 +154,14 @@ class Trainer:
     PCKh mean, PCKh@0.1 mean and per joint), ``steps.csv`` (global step, epoch, loss, lr),
     ``last.pt`` (every epoch and every ``checkpoint_every`` steps), ``best.pt`` (best val PCKh),
     ``summary.json``.
+
+    Under ``torchrun`` the run is data-parallel (:mod:`posekit.training.distributed`):
+    ``train.batch_size`` is the global batch, split evenly over the processes; only rank 0 validates,
+    logs and writes files.
     """
+
+    #: whether the training step goes through ``forward`` (required by DistributedDataParallel)
+    supports_distributed = True
 
     def __init__(self, cfg: Config, progress: bool = True,
                  on_step: Callable[["Trainer", float], None] | None = None):
@@ -157,6 +173,18 @@ class Trainer:
             torch.set_num_threads(t.num_threads)
         seed_everything(t.seed)
         self.device = resolve_device(t.device)
+        self.dist = init_distributed(self.device.type)
+        if self.dist.enabled:
+            if not self.supports_distributed:
+                raise ValueError(f"{type(self).__name__} does not support multi-process training")
+            if t.batch_size % self.dist.world_size:
+                raise ValueError(f"train.batch_size {t.batch_size} is not divisible by the "
+                                 f"{self.dist.world_size} processes")
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", self.dist.local_rank)
+                torch.cuda.set_device(self.device)
+        self.progress = progress and self.dist.is_main
+        self.local_batch = t.batch_size // self.dist.world_size
         self.amp_dtype = torch.bfloat16 if (t.amp and self.device.type == "cuda") else None
         self.data_cfg = prepare_data(cfg.data)
         self.joint_ids = resolve_joints(cfg.data.joints)
@@ -170,10 +198,17 @@ class Trainer:
             self.val_head_sizes = load_mpii_ground_truth(cfg.eval.ground_truth).head_sizes
         steps = t.iters_per_epoch or math.ceil(len(self.train_set) / t.batch_size)
         self.steps_per_epoch = steps
-        self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed)
+        self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed, global_batch=t.batch_size,
+                                    dist_info=self.dist)
         self.model = self.build_network().to(self.device)
         self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
+        if self.dist.enabled and t.sync_batchnorm:
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # CUDA only
+        self.forward_model = self.model
+        if self.dist.enabled:
+            self.forward_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.criterion = HeatmapMSELoss()
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
@@ -200,7 +235,7 @@ class Trainer:
             Scalar loss (intermediate-supervision MSE over all stacks by default).
         """
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            out = self.model(images)
+            out = self.forward_model(images)
         return self.criterion(out.float(), target, weight)
 
     # ---------------------------------------------------------------- checkpoints
@@ -231,22 +266,25 @@ class Trainer:
         self.state = TrainState(**ckpt["train_state"])
         torch.set_rng_state(ckpt["torch_rng"])
         steps = self.out / "steps.csv"
-        if steps.is_file():  # drop steps the interrupted run logged after this checkpoint
+        if steps.is_file() and self.dist.is_main:  # drop steps the interrupted run logged after this checkpoint
             lines = steps.read_text().splitlines(keepends=True)
             steps.write_text("".join(lines[: 1 + self.state.global_step]))
         return True
 
     def _save(self, name: str) -> None:
-        save_checkpoint(self.checkpoint_state(), self.out / name)
+        if self.dist.is_main:
+            save_checkpoint(self.checkpoint_state(), self.out / name)
 
     # ---------------------------------------------------------------- loop
     def fit(self) -> dict:
         """Train until ``cfg.train.epochs`` or early stopping; returns the summary dict."""
         t, s = self.cfg.train, self.state
-        save_config(self.cfg, self.out / "config.yaml")
-        if s.step_in_epoch == 0 and s.epoch == 0:
-            (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
-        loader = DataLoader(self.train_set, batch_size=t.batch_size, sampler=self.sampler,
+        main = self.dist.is_main
+        if main:
+            save_config(self.cfg, self.out / "config.yaml")
+            if s.step_in_epoch == 0 and s.epoch == 0:
+                (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
+        loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
                             num_workers=self.data_cfg.num_workers, drop_last=False,
                             persistent_workers=False, pin_memory=self.device.type == "cuda")
         val_loader = None
@@ -259,6 +297,10 @@ class Trainer:
             self.sampler.set_epoch(s.epoch, s.step_in_epoch * t.batch_size)
             self.train_set.set_epoch(s.epoch)
             self.model.train()
+            if t.freeze_bn:
+                for m in self.model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
             bar = tqdm(loader, total=self.steps_per_epoch, initial=s.step_in_epoch, disable=not self.progress,
                        desc=f"epoch {s.epoch + 1}/{t.epochs}", leave=False)
             try:
@@ -267,8 +309,9 @@ class Trainer:
                     s.step_in_epoch += 1
                     s.global_step += 1
                     s.loss_sum += loss
-                    with open(self.out / "steps.csv", "a") as f:
-                        f.write(f"{s.global_step},{s.epoch},{loss:.8g},{current_lr(self.optimizer):.6g}\n")
+                    if main:
+                        with open(self.out / "steps.csv", "a") as f:
+                            f.write(f"{s.global_step},{s.epoch},{loss:.8g},{current_lr(self.optimizer):.6g}\n")
                     bar.set_postfix(loss=f"{s.loss_sum / s.step_in_epoch:.3e}")
                     if t.checkpoint_every and s.global_step % t.checkpoint_every == 0:
                         self._save("last.pt")
@@ -283,7 +326,8 @@ class Trainer:
         summary = {"epochs_run": s.epoch, "global_step": s.global_step, "best_pckh": s.best_pckh,
                    "best_epoch": s.best_epoch, "stopped_early": stopped_early,
                    "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start}
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        if main:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
 
     def _step(self, batch: dict) -> float:
@@ -294,7 +338,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss.item())
+        return mean_over_ranks(float(loss.item()), self.dist, self.device)
 
     def _end_epoch(self, val_loader: DataLoader | None, elapsed: float) -> bool:
         """Validate, log, schedule, checkpoint; returns True when early stopping triggers."""
@@ -304,9 +348,12 @@ class Trainer:
         last_epoch = s.epoch + 1 >= t.epochs
         val = None
         if val_loader is not None and ((s.epoch + 1) % t.val_every == 0 or last_epoch):
-            val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
-                           flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
-                           amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+            if self.dist.is_main:  # rank 0 validates; every rank then takes the same decisions
+                val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
+                               flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
+                               amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+                val.pop("preds")
+            val = broadcast_from_main(val, self.dist)
             row.update({"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]})
             row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
         row["time_s"] = elapsed
@@ -334,6 +381,8 @@ class Trainer:
         return bool(t.early_stopping and s.bad_epochs >= t.early_stopping)
 
     def _write_metrics(self) -> None:
+        if not self.dist.is_main:
+            return
         keys: list[str] = []
         for row in self.state.history:
             keys += [k for k in row if k not in keys]

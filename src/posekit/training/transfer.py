@@ -153,6 +153,9 @@ class TransferTrainer(Trainer):
         FileNotFoundError: ``s1_checkpoint`` does not exist.
     """
 
+    #: the S1/S2 routing calls ``forward_subsets``, not ``forward``: single process only
+    supports_distributed = False
+
     def __init__(self, cfg: Config, s1_ids, s2_ids, mode: str, s1_checkpoint: str | Path | None,
                  progress: bool = True, on_step=None):
         if mode not in ("transfer", "frozen"):
