@@ -229,10 +229,7 @@ def plot_mutual_information(mi: np.ndarray, out_path: str | Path, title: str = "
     Returns:
         the written path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from posekit.analysis.plots import plt, save_figure  # headless matplotlib
 
     mi = np.asarray(mi, dtype=np.float64)
     j = len(mi)
@@ -249,9 +246,4 @@ def plot_mutual_information(mi: np.ndarray, out_path: str | Path, title: str = "
     fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=120)
-    plt.close(fig)
-    return out_path
+    return save_figure(fig, out_path, dpi=120)

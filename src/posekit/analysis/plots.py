@@ -46,9 +46,14 @@ def plot_training_curves(runs: dict[str, str | Path], out_path: str | Path) -> P
     for ax in (ax_loss, ax_pck):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return save_figure(fig, out_path, dpi=110)
+
+
+def save_figure(fig, out_path: str | Path, dpi: int = 110) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure; returns the path."""
     fig.tight_layout()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    fig.savefig(out_path, dpi=dpi)
     plt.close(fig)
     return out_path

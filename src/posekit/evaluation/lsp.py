@@ -54,15 +54,10 @@ def read_lsp_joints(path: str | Path, key: str = "joints") -> tuple[np.ndarray, 
         KeyError: ``key`` is not in the file.
         ValueError: unreadable file, or ``joints`` is neither (3, 14, N) nor (14, 3, N).
     """
-    from scipy.io import loadmat
+    from posekit.evaluation.predictions import read_mat
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"LSP joints file not found: {path}")
-    try:
-        data = loadmat(str(path))
-    except Exception as e:  # scipy raises several types for corrupt / non-mat files
-        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
+    data = read_mat(path, "LSP joints")
     if key not in data:
         raise KeyError(f"{path}: no variable {key!r} (variables: {', '.join(k for k in data if not k.startswith('__'))})")
     raw = np.asarray(data[key], dtype=np.float64)

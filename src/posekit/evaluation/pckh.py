@@ -181,15 +181,10 @@ def load_mpii_ground_truth(path: str | Path) -> MPIIGroundTruth:
         KeyError: a required key is absent (message names the file and the key).
         ValueError: the file is not a readable .mat, or an array has the wrong shape or joint order.
     """
-    from scipy.io import loadmat
+    from posekit.evaluation.predictions import read_mat
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ground-truth file not found: {path}")
-    try:
-        data = loadmat(str(path))
-    except Exception as e:  # scipy raises several types for corrupt / non-mat files
-        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
+    data = read_mat(path, "ground-truth")
 
     pos = _require_key(data, "pos_gt_src", path).astype(np.float64)
     missing = _require_key(data, "jnt_missing", path)

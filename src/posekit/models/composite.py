@@ -89,15 +89,7 @@ class SubsetTransferHourglass(nn.Module):
         Returns:
             ``(s1, s2)``: ``(B, k, num_s1, S/4, S/4)`` and ``(B, k, num_s2, S/4, S/4)``.
         """
-        net = self.s1_net
-        x = net.stem(x)
-        s1_out = []
-        for i in range(self.stacks_per_subset):
-            feats = net.features[i](net.hourglasses[i](x))
-            heatmaps = net.heads[i](feats)
-            s1_out.append(heatmaps)
-            if i < self.stacks_per_subset - 1:
-                x = x + net.remap_features[i](feats) + net.remap_heatmaps[i](heatmaps)
+        s1_out, (x, feats, heatmaps) = self.s1_net.run_stacks(self.s1_net.stem(x))
         x = x + self.bridge_features(feats) + self.bridge_heatmaps(heatmaps)
         s2_out = []
         for i in range(self.stacks_per_subset):
@@ -106,7 +98,7 @@ class SubsetTransferHourglass(nn.Module):
             s2_out.append(heatmaps)
             if i < self.stacks_per_subset - 1:
                 x = x + self.remap_features[i](feats) + self.remap_heatmaps[i](heatmaps)
-        return torch.stack(s1_out, dim=1), torch.stack(s2_out, dim=1)
+        return s1_out, torch.stack(s2_out, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """S2 heat maps ``(B, k, num_s2, S/4, S/4)`` of stacks ``k+1..2k`` (the last is the prediction)."""

@@ -145,7 +145,16 @@ class StackedHourglass(nn.Module):
         self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(num_stacks - 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+        return self.run_stacks(self.stem(x))[0]
+
+    def run_stacks(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The stacks on stem features ``x`` ``(B, F, S/4, S/4)``.
+
+        Returns:
+            ``(heatmaps, (x_last, feats, last))``: every stack's heat maps ``(B, stacks, J, S/4, S/4)``,
+            and what a network continuing with more stacks needs: the last stack's input and features
+            ``(B, F, S/4, S/4)`` and its heat maps ``(B, J, S/4, S/4)``.
+        """
         outputs = []
         for i in range(self.num_stacks):
             feats = self.features[i](self.hourglasses[i](x))
@@ -153,7 +162,7 @@ class StackedHourglass(nn.Module):
             outputs.append(heatmaps)
             if i < self.num_stacks - 1:
                 x = x + self.remap_features[i](feats) + self.remap_heatmaps[i](heatmaps)
-        return torch.stack(outputs, dim=1)
+        return torch.stack(outputs, dim=1), (x, feats, heatmaps)
 
 
 def count_conv_parameters(module: nn.Module) -> int:
