@@ -1,6 +1,6 @@
 """Inference paths for a stacked hourglass: images/s, latency and achieved GFLOP/s, in one run.
 
-    python benchmarks/inference.py [--stacks 2] [--size 256] [--repeats 5] [--compile] [--markdown]
+    python benchmarks/inference.py [--stacks 2] [--size 256] [--repeats 5] [--compile]
 
 Paths: torch eager (NCHW), torch eager channels-last, torch.compile (with ``--compile``; slow to
 compile on a small CPU), and ONNX Runtime (CPU provider). FLOPs of one forward pass are counted
@@ -55,35 +55,25 @@ def time_path(fn, batch: int, size: int, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stacks", type=int, default=2)
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--compile", action="store_true", help="also time torch.compile")
-    p.add_argument("--markdown", action="store_true", help="print a markdown table too")
-    args = p.parse_args()
+def measure_all(stacks: int = 2, size: int = 256, repeats: int = 5, compile: bool = False) -> dict:
+    """Time every available inference path at batch 1 and 8; returns the results dict."""
     torch.manual_seed(0)
-    model = StackedHourglass(num_stacks=args.stacks, num_joints=16).eval()
-    flops = forward_flops(model, args.size)
+    model = StackedHourglass(num_stacks=stacks, num_joints=16).eval()
+    flops = forward_flops(model, size)
     peak = matmul_peak_gflops()
-
-    paths = {}
+    model_cl = StackedHourglass(num_stacks=stacks, num_joints=16).eval().to(memory_format=torch.channels_last)
+    model_cl.load_state_dict(model.state_dict())
 
     def eager(x):
         with torch.no_grad():
             return model(x)
 
-    paths["torch eager (NCHW)"] = eager
-    model_cl = StackedHourglass(num_stacks=args.stacks, num_joints=16).eval().to(memory_format=torch.channels_last)
-    model_cl.load_state_dict(model.state_dict())
-
     def channels_last(x):
         with torch.no_grad():
             return model_cl(x.contiguous(memory_format=torch.channels_last))
 
-    paths["torch channels-last"] = channels_last
-    if args.compile:
+    paths = {"torch eager (NCHW)": eager, "torch channels-last": channels_last}
+    if compile:
         compiled = torch.compile(model_cl)
 
         def compiled_fn(x):
@@ -97,7 +87,7 @@ def main() -> None:
         from posekit.models.export import export_onnx
 
         onnx_path = Path(tempfile.mkdtemp()) / "hourglass.onnx"
-        export_onnx(model, onnx_path, args.size)
+        export_onnx(model, onnx_path, size)
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         paths["onnxruntime (CPU)"] = lambda x: session.run(None, {"image": x.numpy()})
     except ImportError:
@@ -106,19 +96,24 @@ def main() -> None:
     rows = []
     for name, fn in paths.items():
         for batch in (1, 8):
-            sec = time_path(fn, batch, args.size, args.repeats)
+            sec = time_path(fn, batch, size, repeats)
             gflops = flops * batch / sec / 1e9
             rows.append({"path": name, "batch": batch, "img_s": round(batch / sec, 2),
                          "latency_ms": round(sec * 1000, 1), "gflop_s": round(gflops, 1),
                          "pct_of_peak": round(100 * gflops / peak, 1)})
-    result = {"model": f"{args.stacks}-stack hourglass, 256 features, {args.size}x{args.size}",
-              "forward_gflop_per_image": round(flops / 1e9, 2), "matmul_peak_gflop_s": round(peak, 1),
-              "threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}
-    print(json.dumps(result, indent=2))
-    if args.markdown:
-        print("\n| path | batch | img/s | latency (ms) | GFLOP/s | % of matmul peak |\n| --- | --- | --- | --- | --- | --- |")
-        for r in rows:
-            print(f"| {r['path']} | {r['batch']} | {r['img_s']} | {r['latency_ms']} | {r['gflop_s']} | {r['pct_of_peak']} |")
+    return {"model": f"{stacks}-stack hourglass, 256 features, {size}x{size}",
+            "forward_gflop_per_image": round(flops / 1e9, 2), "matmul_peak_gflop_s": round(peak, 1),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stacks", type=int, default=2)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--compile", action="store_true", help="also time torch.compile")
+    args = p.parse_args()
+    print(json.dumps(measure_all(args.stacks, args.size, args.repeats, args.compile), indent=2))
 
 
 if __name__ == "__main__":

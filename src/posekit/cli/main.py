@@ -16,6 +16,9 @@ COMMANDS = {
     "export": ("posekit.cli.export", "export a checkpoint's network to ONNX (checked with onnxruntime)"),
     "transfer": ("posekit.cli.transfer", "KPTransfer: S1 network, then transfer / frozen / random on S2"),
     "groups": ("posekit.cli.groups", "joint groups from the mutual information of joint locations (PBN)"),
+    "gui": ("posekit.cli.gui", "local web page: predictions, heat maps and PCKh colouring on one image"),
+    "report": ("posekit.cli.report", "markdown + HTML report of runs: config, PCKh per joint, curves, examples"),
+    "reproduce": ("posekit.cli.reproduce", "list / run the configs behind each paper table (--dry-run: time estimate)"),
 }
 
 
