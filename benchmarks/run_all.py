@@ -79,8 +79,8 @@ def main() -> None:
     best = max(infer["rows"], key=lambda r: r["img_s"])
     lines += [
         "",
-        f"Fastest path here: {best['path']} at batch {best['batch']}. `posekit predict` uses torch with "
-        "channels-last memory format.",
+        f"Fastest path here: {best['path']} at batch {best['batch']}. `posekit predict` uses ONNX Runtime on "
+        "the CPU when it is installed (`--backend auto`), else torch with channels-last memory format.",
         "",
         "## Data pipeline (read -> crop/augment -> heat maps, one process = one DataLoader worker)",
         "",

@@ -53,3 +53,17 @@ def tiny_run(tmp_path_factory, synthetic_root) -> Path:
     out = tmp_path_factory.mktemp("tiny_run")
     train(tiny_config(out, synthetic_root, epochs=1), progress=False)
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep caches (e.g. the ONNX exports of `posekit predict`) out of the user's home."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

@@ -27,3 +27,23 @@ def test_export_checkpoint_to_onnx_matches_torch(tiny_run, tmp_path, capsys):
         want = model(x).numpy()
     assert got.shape == (5, 2, 16, 16, 16)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_predictor_onnxruntime_backend_matches_torch(tiny_run, shared, tmp_path, monkeypatch):
+    from posekit.data.dataset import load_image
+    from posekit.decoding.predictor import PosePredictor
+    from posekit.models.export import OnnxRuntimeNetwork
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    image = load_image(shared / "coco" / "000000000785.jpg")
+    torch_pred = PosePredictor.from_checkpoint(tiny_run / "best.pt", device="cpu", backend="torch")
+    ort_pred = PosePredictor.from_checkpoint(tiny_run / "best.pt", device="cpu", backend="onnxruntime")
+    assert isinstance(ort_pred.model, OnnxRuntimeNetwork)
+    assert len(list((tmp_path / "posekit" / "onnx").glob("*.onnx"))) == 1  # exported once, cached
+    a = torch_pred.predict(image, bbox=(280, 44, 499, 391))
+    b = ort_pred.predict(image, bbox=(280, 44, 499, 391))
+    np.testing.assert_allclose(b.heatmaps, a.heatmaps, atol=1e-4)
+    again = PosePredictor.from_checkpoint(tiny_run / "best.pt", device="cpu", backend="auto")
+    assert again.model.path == ort_pred.model.path  # the cache is reused
+    with pytest.raises(ValueError, match="unknown backend"):
+        PosePredictor.from_checkpoint(tiny_run / "best.pt", backend="tensorrt")

@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     p.add_argument("--no-flip", action="store_true", help="no flip testing")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="network runtime on the CPU (default auto: ONNX Runtime when installed, the fastest "
+                        "path measured in docs/performance.md; the export is cached)")
 
 
 def predict_files(predictor, images: list[str], out: str | Path, center=None, scale=None, bbox=None) -> list[dict]:
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give both --center and --scale, or neither")
     if args.center is not None and args.bbox is not None:
         raise ValueError("give either --center/--scale or --bbox, not both")
-    predictor = PosePredictor.from_checkpoint(args.checkpoint, device=args.device, flip=not args.no_flip)
+    predictor = PosePredictor.from_checkpoint(args.checkpoint, device=args.device, flip=not args.no_flip,
+                                              backend=args.backend)
     results = predict_files(predictor, args.images, args.out, center=args.center, scale=args.scale, bbox=args.bbox)
     for r in results:
         print(f"{r['image']}: {r['json']}, {r['overlay']}")

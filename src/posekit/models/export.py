@@ -53,3 +53,47 @@ def check_onnx(model: nn.Module, path: str | Path, input_size: int, batch_sizes=
         worst = max(worst, float(np.abs(got - want).max()))
     assert worst <= atol, f"ONNX Runtime differs from torch by {worst:.3g} (> {atol})"
     return worst
+
+
+class OnnxRuntimeNetwork(nn.Module):
+    """An exported network run by ONNX Runtime (CPU) behind the usual ``module(x)`` call.
+
+    ``forward``: ``(B, 3, S, S)`` float32 tensor -> the graph's ``heatmaps`` output as a CPU tensor
+    ``(B, stacks, J, S/4, S/4)``. It has no parameters; ``.to()``/``.eval()`` are no-ops.
+
+    Raises:
+        ImportError: onnxruntime is not installed.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        image = x.detach().to("cpu", torch.float32).contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {"image": image})[0])
+
+
+def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Path:
+    """The ONNX export of a checkpoint's network, made once and cached.
+
+    The cache file lives in ``$XDG_CACHE_HOME/posekit/onnx`` (default ``~/.cache``) under a name
+    derived from the checkpoint's absolute path, size and modification time, so a retrained
+    checkpoint is exported again. Written to a temporary name first, then renamed.
+    """
+    import hashlib
+    import os
+
+    ckpt = Path(checkpoint).resolve()
+    stat = ckpt.stat()
+    key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}".encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit" / "onnx"
+    path = cache / f"{ckpt.stem}-{key}.onnx"
+    if not path.is_file():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
+        export_onnx(model, tmp, input_size)
+        tmp.replace(path)
+    return path

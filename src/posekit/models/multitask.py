@@ -1,0 +1,303 @@
+"""Multi-task pose estimation + part segmentation with hard parameter sharing (issue 5).
+
+One shared trunk feeds two task branches:
+
+* **Trunk**: the first ten conv layers of VGG16 (conv1_1 ... conv4_3, each followed by ReLU, with
+  the three 2x2 max-pools between the blocks), laid out exactly like ``torchvision.models.vgg16()
+  .features[:23]`` (indices 0 .. 22, the last being the ReLU after conv4_3), so the parameter names
+  ``trunk.features.0.weight`` ... ``trunk.features.21.bias`` match torchvision's ``features.N.*``
+  and load with :func:`load_backbone_weights`. Three pools: the trunk's output stride is **8**
+  (``(B, 3, H, W) -> (B, 512, H/8, W/8)``), not the 32 of a full VGG16 / FCN-32s.
+* **Pose branch** (OpenPose-style, Cao et al. 2017): ``num_stages`` stages; every stage has two
+  parallel conv towers predicting joint heat maps ``S`` (J maps) and part affinity fields ``L``
+  (2 maps per limb of :data:`posekit.joints.SKELETON`). Stage 1 sees the (reduced) trunk features
+  ``F``; stage t+1 sees ``cat(F, S_t, L_t)``. Every stage's output is returned (intermediate
+  supervision).
+* **Segmentation branch** (FCN-style, Long et al. 2015): a 1x1 score conv on the trunk features to
+  ``C`` class logits (7 by default: background + the six PASCAL-Person-Part parts of
+  :data:`posekit.data.synthetic.PART_CLASSES`) at stride 8, then a single upsampling back to the
+  input size, FCN's "one-shot" (FCN-32s-like: no skip connections) scheme. The upsampling is a
+  fixed **bilinear** interpolation by default (``seg_upsample="bilinear"``: ``F.interpolate(...,
+  size=(H, W), mode="bilinear", align_corners=False)``, valid for any input size), or
+  ``seg_upsample="deconv"``: a learnable transposed conv with kernel 16, stride 8, padding 4,
+  initialised to bilinear interpolation as in FCN (needs H, W divisible by 8).
+
+Output of :meth:`MultiTaskPoseSegNet.forward` for input ``(B, 3, H, W)`` (H, W divisible by 8):
+``{"heatmaps": (B, stages, J, H/8, W/8), "pafs": (B, stages, 2 * len(limbs), H/8, W/8),
+"segmentation": (B, C, H, W)}`` (raw logits / regressions, no activation).
+
+Reads top to bottom: the blocks (:class:`VGGTrunk`, :class:`PoseStage`, :class:`SegmentationHead`),
+the network :class:`MultiTaskPoseSegNet`, the weight loader and the builder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from posekit.joints import NUM_JOINTS, SKELETON
+
+log = logging.getLogger(__name__)
+
+#: conv channel plan of VGG16 up to conv4_3 ("M" = 2x2 max-pool), torchvision's ``cfgs["D"]`` prefix.
+VGG16_CONV4_3_PLAN: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
+#: Output stride of the trunk cut after conv4_3 (three max-pools).
+TRUNK_STRIDE = 8
+SEG_UPSAMPLE = ("bilinear", "deconv")
+
+
+class VGGTrunk(nn.Module):
+    """conv1_1 ... conv4_3 of VGG16 (3x3 convs with bias, ReLU, 2x2 max-pools), torchvision layout.
+
+    ``self.features`` is an ``nn.Sequential`` of 23 modules with the same indices as
+    ``torchvision.models.vgg16().features[:23]`` (conv at 0, 2, 5, 7, 10, 12, 14, 17, 19, 21).
+
+    Args:
+        width: channels of the first block (64 in VGG16); blocks use ``width * (1, 2, 4, 8)``.
+            Only ``width=64`` is weight-compatible with VGG16; smaller values are for CPU tests.
+
+    Shapes: ``(B, 3, H, W) -> (B, 8 * width, H/8, W/8)`` (floor division by each pool).
+    """
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for item in VGG16_CONV4_3_PLAN:
+            if item == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                out_ch = int(item) * width // 64
+                layers += [nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.out_channels = in_ch
+        for m in self.features:
+            if isinstance(m, nn.Conv2d):  # torchvision's VGG init
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+def _conv_relu(in_ch: int, out_ch: int, k: int) -> list[nn.Module]:
+    return [nn.Conv2d(in_ch, out_ch, k, padding=k // 2), nn.ReLU(inplace=True)]
+
+
+def _tower(in_ch: int, width: int, out_ch: int, num_convs: int, k: int) -> nn.Sequential:
+    """``num_convs`` k x k conv+ReLU at ``width`` channels, then 1x1 conv+ReLU and a 1x1 output conv."""
+    layers: list[nn.Module] = []
+    ch = in_ch
+    for _ in range(num_convs):
+        layers += _conv_relu(ch, width, k)
+        ch = width
+    layers += _conv_relu(ch, width, 1)
+    layers.append(nn.Conv2d(width, out_ch, 1))
+    return nn.Sequential(*layers)
+
+
+class PoseStage(nn.Module):
+    """One OpenPose stage: two parallel towers, joint heat maps ``S`` and PAFs ``L``.
+
+    Stage 1 (Cao et al. 2017, Fig. 3): three 3x3 convs, then 1x1, 1x1 per branch. Later stages:
+    five 7x7 convs, then 1x1, 1x1. ``num_convs``/``kernel_size`` make these configurable.
+
+    Shapes: ``(B, in_ch, h, w) -> (S: (B, J, h, w), L: (B, 2 * num_limbs, h, w))``.
+    """
+
+    def __init__(self, in_ch: int, width: int, num_joints: int, num_limbs: int, num_convs: int, kernel_size: int):
+        super().__init__()
+        self.heatmap = _tower(in_ch, width, num_joints, num_convs, kernel_size)
+        self.paf = _tower(in_ch, width, 2 * num_limbs, num_convs, kernel_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heatmap(x), self.paf(x)
+
+
+def _bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
+    """``(C, C, k, k)`` weights of a per-channel bilinear-interpolation transposed conv (FCN's init)."""
+    factor = (kernel_size + 1) // 2
+    center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
+    og = torch.arange(kernel_size, dtype=torch.float32)
+    filt1d = 1 - (og - center).abs() / factor
+    filt = filt1d[:, None] * filt1d[None, :]
+    weight = torch.zeros(channels, channels, kernel_size, kernel_size)
+    weight[range(channels), range(channels)] = filt
+    return weight
+
+
+class SegmentationHead(nn.Module):
+    """FCN-style head: 1x1 score conv to ``num_classes`` logits at stride 8, upsampled to the input size.
+
+    Args:
+        in_ch: trunk channels.
+        num_classes: number of classes including background (7 for PASCAL-Person-Part).
+        upsample: ``"bilinear"`` (fixed interpolation to exactly ``out_size``) or ``"deconv"``
+            (learnable ``ConvTranspose2d(C, C, 16, stride=8, padding=4)``, bilinear-initialised;
+            gives exactly 8x the score map size).
+
+    Shapes: ``(B, in_ch, h, w), out_size=(H, W) -> (B, num_classes, H, W)``.
+
+    Raises:
+        ValueError: unknown ``upsample``; with ``"deconv"``, ``8 * (h, w) != out_size`` at forward.
+    """
+
+    def __init__(self, in_ch: int, num_classes: int = 7, upsample: str = "bilinear"):
+        super().__init__()
+        if upsample not in SEG_UPSAMPLE:
+            raise ValueError(f"unknown upsample {upsample!r}; expected one of {SEG_UPSAMPLE}")
+        self.upsample_mode = upsample
+        self.score = nn.Conv2d(in_ch, num_classes, 1)
+        nn.init.zeros_(self.score.weight)  # FCN zero-initialises the score layer
+        nn.init.zeros_(self.score.bias)
+        self.upsample = None
+        if upsample == "deconv":
+            k = 2 * TRUNK_STRIDE
+            self.upsample = nn.ConvTranspose2d(num_classes, num_classes, k, stride=TRUNK_STRIDE,
+                                               padding=TRUNK_STRIDE // 2, bias=False)
+            with torch.no_grad():
+                self.upsample.weight.copy_(_bilinear_kernel(num_classes, k))
+
+    def forward(self, feats: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        scores = self.score(feats)
+        if self.upsample is None:
+            return F.interpolate(scores, size=out_size, mode="bilinear", align_corners=False)
+        out = self.upsample(scores)
+        if tuple(out.shape[-2:]) != tuple(out_size):
+            raise ValueError(f"deconv upsampling gives {tuple(out.shape[-2:])}, input is {tuple(out_size)}; "
+                             f"use an input size divisible by {TRUNK_STRIDE} or upsample='bilinear'")
+        return out
+
+
+class MultiTaskPoseSegNet(nn.Module):
+    """Shared VGG16 trunk + multi-stage PAF pose branch + FCN segmentation branch.
+
+    Args:
+        num_joints: heat maps per stage (16 MPII joints).
+        limbs: joint pairs with one PAF (2 channels, x then y) each; default :data:`SKELETON` (15).
+        num_classes: segmentation classes including background (7).
+        num_stages: pose stages, 1..6 (OpenPose used 6).
+        trunk_width: VGG first-block width (64 = VGG16, required for pretrained weights).
+        feature_channels: channels of the pose branch's input features ``F`` after two extra 3x3
+            conv+ReLU on the trunk (OpenPose's conv4_3_CPM / conv4_4_CPM: 256 -> 128).
+        stage_width: channels inside the stage towers (128 in OpenPose).
+        stage1_convs / stage1_kernel: 3 x 3x3 in stage 1; refine_convs / refine_kernel: 5 x 7x7 later.
+        seg_upsample: ``"bilinear"`` or ``"deconv"`` (see :class:`SegmentationHead`).
+
+    The segmentation head reads the trunk output (conv4_3) directly; the pose branch reads ``F``.
+
+    Raises:
+        ValueError: ``num_stages`` outside 1..6, non-positive sizes, unknown ``seg_upsample``.
+    """
+
+    def __init__(self, num_joints: int = NUM_JOINTS, limbs: Sequence[tuple[int, int]] = SKELETON,
+                 num_classes: int = 7, num_stages: int = 6, trunk_width: int = 64, feature_channels: int = 128,
+                 stage_width: int = 128, stage1_convs: int = 3, stage1_kernel: int = 3, refine_convs: int = 5,
+                 refine_kernel: int = 7, seg_upsample: str = "bilinear"):
+        super().__init__()
+        if not 1 <= num_stages <= 6:
+            raise ValueError(f"num_stages must be in 1..6, got {num_stages}")
+        if min(num_joints, len(limbs), num_classes, feature_channels, stage_width) < 1:
+            raise ValueError("num_joints, limbs, num_classes, feature_channels and stage_width must be >= 1")
+        self.num_joints, self.limbs, self.num_stages = num_joints, tuple(limbs), num_stages
+        self.num_classes = num_classes
+        self.trunk = VGGTrunk(trunk_width)
+        c = self.trunk.out_channels
+        self.pose_features = nn.Sequential(*_conv_relu(c, 2 * feature_channels, 3),
+                                           *_conv_relu(2 * feature_channels, feature_channels, 3))
+        n_out = num_joints + 2 * len(self.limbs)
+        self.stages = nn.ModuleList(
+            PoseStage(feature_channels if t == 0 else feature_channels + n_out, stage_width, num_joints,
+                      len(self.limbs), stage1_convs if t == 0 else refine_convs,
+                      stage1_kernel if t == 0 else refine_kernel)
+            for t in range(num_stages))
+        self.segmentation = SegmentationHead(c, num_classes, seg_upsample)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``(B, 3, H, W)`` -> dict of ``heatmaps (B, T, J, H/8, W/8)``, ``pafs (B, T, 2L, H/8, W/8)``,
+        ``segmentation (B, C, H, W)`` logits. Raises ValueError for a non-4-D input or H, W not
+        divisible by 8."""
+        if x.dim() != 4 or x.shape[-1] % TRUNK_STRIDE or x.shape[-2] % TRUNK_STRIDE:
+            raise ValueError(f"input must be (B, 3, H, W) with H, W divisible by {TRUNK_STRIDE}, "
+                             f"got {tuple(x.shape)}")
+        trunk = self.trunk(x)
+        feats = self.pose_features(trunk)
+        heatmaps, pafs = [], []
+        inp = feats
+        for t, stage in enumerate(self.stages):
+            s, l_ = stage(inp)
+            heatmaps.append(s)
+            pafs.append(l_)
+            if t < self.num_stages - 1:
+                inp = torch.cat([feats, s, l_], dim=1)
+        seg = self.segmentation(trunk, (x.shape[-2], x.shape[-1]))
+        return {"heatmaps": torch.stack(heatmaps, 1), "pafs": torch.stack(pafs, 1), "segmentation": seg}
+
+
+def load_backbone_weights(model: MultiTaskPoseSegNet, path: str | Path | None) -> list[str]:
+    """Load VGG16 conv1_1 ... conv4_3 weights into ``model.trunk`` from a local file. Downloads nothing.
+
+    Accepted files (read with ``torch.load(path, weights_only=True)``): a full torchvision VGG16
+    state dict (``features.N.weight/bias``, ``classifier.*``; keys of layers after conv4_3 and the
+    classifier are ignored), the same with a ``trunk.`` or ``module.`` prefix, or a dict holding one
+    of these under ``"state_dict"`` / ``"model"``.
+
+    Args:
+        model: the network; its trunk must have ``trunk_width=64`` for the shapes to match.
+        path: the weight file, or None: keep the random (Kaiming) initialisation and log that.
+
+    Returns:
+        The trunk keys loaded (``features.0.weight`` ...), all 20 on success; empty for ``path=None``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a trunk key is missing from the file or has the wrong shape.
+    """
+    if path is None:
+        log.info("no backbone weights given: VGG16 trunk randomly initialised (Kaiming normal)")
+        return []
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"backbone weight file not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    stripped: dict[str, torch.Tensor] = {}
+    for k, v in state.items():
+        for prefix in ("module.", "trunk."):
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+        stripped[k] = v
+    own = model.trunk.state_dict()
+    new_state, problems = {}, []
+    for k, v in own.items():
+        if k not in stripped:
+            problems.append(f"{k} missing")
+        elif tuple(stripped[k].shape) != tuple(v.shape):
+            problems.append(f"{k} has shape {tuple(stripped[k].shape)}, expected {tuple(v.shape)}")
+        else:
+            new_state[k] = stripped[k]
+    if problems:
+        raise ValueError(f"{path}: not a VGG16 state dict for this trunk: " + "; ".join(problems[:5]))
+    model.trunk.load_state_dict(new_state)
+    ignored = sorted(set(stripped) - set(new_state))
+    log.info("loaded %d VGG16 trunk tensors from %s (ignored %d other keys)", len(new_state), path, len(ignored))
+    return sorted(new_state)
+
+
+def multitask_pose_seg(num_stages: int = 6, num_classes: int = 7, backbone_weights: str | Path | None = None,
+                       **kwargs) -> MultiTaskPoseSegNet:
+    """Builder: a :class:`MultiTaskPoseSegNet`, trunk loaded from ``backbone_weights`` (a local
+    torchvision VGG16 state dict) when given, else randomly initialised. ``kwargs`` go to the class."""
+    model = MultiTaskPoseSegNet(num_stages=num_stages, num_classes=num_classes, **kwargs)
+    load_backbone_weights(model, backbone_weights)
+    return model
