@@ -12,8 +12,6 @@ from posekit.cli.reproduce import REPO_ROOT, TABLES, estimate_seconds
 
 def test_every_listed_config_exists():
     for name, (_, runs) in TABLES.items():
-        if isinstance(runs, str):
-            continue
         for r in runs:
             assert (REPO_ROOT / r["config"]).is_file(), (name, r["config"])
 
@@ -23,7 +21,7 @@ def test_list_shows_every_table(capsys):
     out = capsys.readouterr().out
     for name in TABLES:
         assert f"{name}:" in out
-    assert "not available yet: issue 5" in out
+    assert "posekit train configs/multitask/joint.yaml" in out
     assert "posekit transfer --split c --config configs/kptransfer/split_c.yaml" in out
 
 
@@ -48,8 +46,13 @@ def test_estimate_scales_with_model_size():
     assert quick < 3600  # the quickstart: minutes, not days
 
 
-def test_unavailable_and_unknown_tables(capsys):
-    assert main(["reproduce", "multitask-table1", "--dry-run"]) == 1
-    assert "issue 5" in capsys.readouterr().out
+def test_multitask_estimate_and_unknown_table(capsys):
+    from posekit.cli.reproduce import MULTITASK_IMG_PER_S
+
+    seconds, how = estimate_seconds("configs/multitask/joint.yaml")
+    assert seconds == pytest.approx(3 * 3000 / MULTITASK_IMG_PER_S)  # 3 epochs x 3000 people, measured rate
+    assert "VGG trunk width 32 at 128 px" in how
+    assert main(["reproduce", "multitask-table1", "--dry-run"]) == 0
+    assert "configs/multitask/fcn32.yaml" in capsys.readouterr().out
     assert main(["reproduce", "no-such-table"]) == 2
     assert "unknown table" in capsys.readouterr().err

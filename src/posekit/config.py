@@ -60,6 +60,11 @@ class DataConfig:
     synthetic_image_size: int = 256
     synthetic_seed: int = 0
     synthetic_options: dict = field(default_factory=dict)  # render difficulty: rotation, occluder_prob, clutter
+    # part segmentation labels (model.name == "multitask"; synthetic: set by the generator)
+    parts_dir: str = ""                     # folder of the train split's part label maps (json "parts" names)
+    val_parts_dir: str = ""
+    pascal_root: str = ""                   # PASCAL-Person-Part folder: extra segmentation-only training samples
+    pascal_split: str = "train"
 
 
 @dataclass
@@ -135,6 +140,32 @@ class TransferConfig:
 
 
 @dataclass
+class MultiTaskConfig:
+    """Multi-task pose + part segmentation (``model.name: multitask``, :mod:`posekit.models.multitask`).
+
+    ``tasks`` picks the branches of the seed's Table 1 rows: ``[pose, seg]`` (joint pipeline),
+    ``[pose]`` (PAF pose branch alone), ``[seg]`` (FCN segmentation alone). Loss weights and the
+    ``W(p)`` threshold are the seed's eqs. 2-4 (:class:`posekit.losses.multitask.MultiTaskLoss`).
+    """
+
+    tasks: list = field(default_factory=lambda: ["pose", "seg"])
+    num_stages: int = 6                     # PAF stages, 1..6
+    num_classes: int = 7                    # part classes including background
+    trunk_width: int = 64                   # VGG16 first-block width (64 = VGG16; smaller for CPU runs)
+    feature_channels: int = 128
+    stage_width: int = 128
+    refine_kernel: int = 7
+    seg_upsample: str = "bilinear"          # bilinear | deconv
+    backbone_weights: str = ""              # local torchvision VGG16 state dict; empty: random init
+    paf_width: float = 1.0                  # PAF band half-width, heat-map pixels
+    w_heatmap: float = 1.0
+    w_paf: float = 1.0
+    w_seg: float = 1.0
+    loss_threshold: Optional[float] = 0.02  # W(p) threshold; null: W = 1 everywhere
+    pck_dist_factor: float = 5.0            # PCK_dist threshold: factor x shortest limb
+
+
+@dataclass
 class Config:
     """One experiment: data, model, training and evaluation settings."""
 
@@ -144,6 +175,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    multitask: MultiTaskConfig = field(default_factory=MultiTaskConfig)
 
 
 def _build(cls: type, values: dict, where: str) -> Any:

@@ -25,6 +25,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[3]
 #: Measured training throughput (img/s) of the reference model on the project CPU (README).
 REFERENCE_IMG_PER_S = 1.6
+#: Measured training throughput (img/s) of configs/multitask/joint.yaml (VGG trunk width 32, 128 px)
+#: on the project CPU (docs/multitask.md); multi-task estimates scale it by width^2 x input^2.
+MULTITASK_IMG_PER_S = 10.0
 #: People in the MPII training annotation file (Newell's train.h5).
 MPII_TRAIN_PEOPLE = 22246
 
@@ -40,8 +43,8 @@ def _transfer(split: str) -> dict:
             "config": cfg, "trainings": 4}
 
 
-#: table id -> (description, list of runs); a string instead of a list: not available yet.
-TABLES: dict[str, tuple[str, list[dict] | str]] = {
+#: table id -> (description, list of runs).
+TABLES: dict[str, tuple[str, list[dict]]] = {
     "hourglass-optimizer": ("Stacked hourglass optimizer study (RMSprop / Adam / RAdam, batch 8 and 16)",
                             [_train(f"configs/hourglass/{n}.yaml") for n in
                              ("optim_rmsprop_bs8", "optim_rmsprop_bs16", "optim_adam_bs16", "optim_radam_bs16")]),
@@ -60,7 +63,8 @@ TABLES: dict[str, tuple[str, list[dict] | str]] = {
                                 [_transfer(s)]) for n, s in zip((2, 3, 4, 5), "abcd")},
     "kptransfer-fig3": ("KPTransfer Fig. 3: val PCKh on S2 against epoch (written by each transfer run as a PNG)",
                         [_transfer(s) for s in "abcd"]),
-    "multitask-table1": ("Multi-task pose + parts, Table 1", "not available yet: issue 5"),
+    "multitask-table1": ("Multi-task pose + parts, Table 1: FCN32 alone, PAF stage 1 alone, joint pipeline",
+                         [_train(f"configs/multitask/{n}.yaml") for n in ("fcn32", "paf_stage1", "joint")]),
 }
 
 
@@ -84,6 +88,13 @@ def estimate_seconds(config_path: str | Path, trainings: int = 1) -> tuple[float
     else:
         per_epoch = MPII_TRAIN_PEOPLE if d.dataset == "mpii" else d.synthetic_train
     images = t.epochs * per_epoch * trainings
+    if m.name == "multitask":
+        mt = cfg.multitask
+        relative = (mt.trunk_width / 32) ** 2 * (d.input_size / 128) ** 2
+        seconds = images * relative / MULTITASK_IMG_PER_S
+        how = (f"{trainings} x {t.epochs} epochs x {per_epoch} img, VGG trunk width {mt.trunk_width} "
+               f"at {d.input_size} px")
+        return seconds, how
     relative = (m.num_stacks / 2) * (m.num_features / 256) ** 2 * (d.input_size / 256) ** 2
     seconds = images * relative / REFERENCE_IMG_PER_S
     how = (f"{trainings} x {t.epochs} epochs x {per_epoch} img, {m.num_stacks} stacks x {m.num_features} "
@@ -101,10 +112,7 @@ def list_tables() -> str:
     lines = []
     for name, (desc, runs) in TABLES.items():
         lines.append(f"{name}: {desc}")
-        if isinstance(runs, str):
-            lines.append(f"    {runs}")
-        else:
-            lines += [f"    posekit {' '.join(r['argv'])}" for r in runs]
+        lines += [f"    posekit {' '.join(r['argv'])}" for r in runs]
     return "\n".join(lines)
 
 
@@ -115,9 +123,6 @@ def run(args: argparse.Namespace) -> int:
     if args.table not in TABLES:
         raise ValueError(f"unknown table {args.table!r}; `posekit reproduce --list` shows them")
     desc, runs = TABLES[args.table]
-    if isinstance(runs, str):
-        print(f"{args.table}: {desc}: {runs}")
-        return 1
     print(f"{args.table}: {desc}")
     total = 0.0
     for r in runs:

@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a config field, e.g. --set train.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/last.pt exactly where it stopped")
     p.add_argument("--output-dir", help="shorthand for --set train.output_dir=DIR")
+    p.add_argument("--backbone-weights", metavar="PATH",
+                   help="multitask models: local torchvision VGG16 state dict for the trunk "
+                        "(shorthand for --set multitask.backbone_weights=PATH; nothing is downloaded)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -22,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.output_dir:
         overrides.append(f"train.output_dir={args.output_dir}")
+    if args.backbone_weights:
+        overrides.append(f"multitask.backbone_weights={args.backbone_weights}")
     cfg = load_config(args.config, overrides)
     summary = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(json.dumps({k: v for k, v in summary.items() if k != "last"}, indent=2))

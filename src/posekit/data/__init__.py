@@ -19,6 +19,15 @@ from posekit.data.dataset import (
     load_image,
     normalize_image,
 )
+from posekit.data.multitask import MixedDataset, MultiTaskDataset
+from posekit.data.paf import paf_targets
+from posekit.data.pascal_parts import (
+    IGNORE_INDEX,
+    PART_CLASS_NAMES,
+    PASCAL_PART_TO_CLASS,
+    load_part_labels,
+    pascal_person_part_annotations,
+)
 from posekit.data.targets import HeatmapCodec, decode_heatmaps
 from posekit.data.transforms import (
     AugParams,
@@ -41,10 +50,15 @@ from posekit.data.transforms import (
 )
 
 __all__ = [
+    "MixedDataset",
+    "MultiTaskDataset",
+    "paf_targets",
     "AnnotationError", "PoseAnnotations", "check_num_joints", "load_annotations", "read_mpii_h5",
     "read_mpii_json", "unannotated_mask", "write_json_annotations",
     "IMAGENET_MEAN", "IMAGENET_STD", "DataError", "PoseDataset", "denormalize_image", "load_image",
     "normalize_image",
+    "IGNORE_INDEX", "PART_CLASS_NAMES", "PASCAL_PART_TO_CLASS", "load_part_labels",
+    "pascal_person_part_annotations",
     "HeatmapCodec", "decode_heatmaps",
     "AugParams", "affine_points", "apply_color_jitter", "box_mask", "compose_affine", "crop_image",
     "flip_heatmaps", "flip_image", "flip_joint_axis", "flip_keypoints", "get_affine_transform",

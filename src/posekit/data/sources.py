@@ -28,7 +28,9 @@ def prepare_data(cfg):
                            seed=cfg.synthetic_seed, render_options=cfg.synthetic_options or None)
         return dataclasses.replace(
             cfg, annotations=str(root / "train" / "annotations.json"), image_dir=str(root / "train" / "images"),
-            val_annotations=str(root / "val" / "annotations.json"), val_image_dir=str(root / "val" / "images"))
+            val_annotations=str(root / "val" / "annotations.json"), val_image_dir=str(root / "val" / "images"),
+            parts_dir=cfg.parts_dir or str(root / "train" / "parts"),
+            val_parts_dir=cfg.val_parts_dir or str(root / "val" / "parts"))
     if cfg.dataset == "mpii":
         for key in ("annotations", "image_dir"):
             if not getattr(cfg, key):

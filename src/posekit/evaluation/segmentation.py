@@ -128,12 +128,14 @@ def pck_dist(pred: np.ndarray, gt: np.ndarray, annotated: np.ndarray | None = No
 
     Args:
         pred, gt: ``(N, J, 2)`` (x, y) coordinates (or ``(J, 2)`` for one sample).
-        annotated: ``(N, J)`` booleans, default all True; unannotated joints are not pairs.
+        annotated: ``(N, J)`` booleans (``(J,)`` also accepted when N = 1), default all True;
+            unannotated joints are not pairs.
         factor: threshold multiple of the shortest limb.
         limbs: joint pairs defining the limbs.
 
     Raises:
-        ValueError: shapes disagree or ``factor <= 0``.
+        ValueError: shapes disagree (coordinates or ``annotated``), a joint id of ``limbs`` is out
+            of range, or ``factor <= 0``.
     """
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if pred.ndim == 2:
@@ -143,7 +145,17 @@ def pck_dist(pred: np.ndarray, gt: np.ndarray, annotated: np.ndarray | None = No
     if factor <= 0:
         raise ValueError(f"factor must be > 0, got {factor}")
     n, j = gt.shape[:2]
-    ann = np.ones((n, j), bool) if annotated is None else np.asarray(annotated, bool).reshape(n, j)
+    if annotated is None:
+        ann = np.ones((n, j), bool)
+    else:
+        ann = np.asarray(annotated, bool)
+        if ann.shape == (j,) and n == 1:
+            ann = ann[None]
+        if ann.shape != (n, j):
+            raise ValueError(f"annotated must have shape {(n, j)}, got {ann.shape}")
+    for a, b in limbs:
+        if not (0 <= a < j and 0 <= b < j):
+            raise ValueError(f"limb ({a}, {b}) out of range for {j} joints")
     thresholds = np.full(n, np.nan)
     for i in range(n):
         lengths = [np.hypot(*(gt[i, b] - gt[i, a])) for a, b in limbs if ann[i, a] and ann[i, b]]

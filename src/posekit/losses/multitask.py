@@ -110,7 +110,8 @@ class MultiTaskLoss(nn.Module):
         targets: dict with ``heatmaps (B, J, h, w)``, ``pafs (B, 2L, h, w)``, ``segmentation
             (B, H, W)`` int labels, and optional ``heatmap_weight (B, J)``, ``paf_weight (B, L)``
             (annotation weights, default 1), ``has_pose (B,)``, ``has_seg (B,)`` (default True).
-            Missing ``heatmaps``/``pafs``/``segmentation`` keys drop that term (it is 0).
+            A ``heatmaps``/``pafs``/``segmentation`` key missing from ``outputs`` (a single-task
+            network) or from ``targets`` drops that term (it is 0).
 
     Returns:
         dict ``{"heatmap", "paf", "seg", "total"}`` of scalar tensors (``total`` is the one to
@@ -153,17 +154,17 @@ class MultiTaskLoss(nn.Module):
         has_pose, has_seg = targets.get("has_pose"), targets.get("has_seg")
         ref = next(iter(outputs.values()))
         terms = {}
-        if "heatmaps" in targets:
+        if "heatmaps" in targets and "heatmaps" in outputs:
             mask = self._pose_mask(targets["heatmaps"], targets.get("heatmap_weight"), has_pose, paf=False)
             terms["heatmap"] = masked_mse(outputs["heatmaps"], targets["heatmaps"], mask)
         else:
             terms["heatmap"] = _zero(outputs.get("heatmaps", ref))
-        if "pafs" in targets:
+        if "pafs" in targets and "pafs" in outputs:
             mask = self._pose_mask(targets["pafs"], targets.get("paf_weight"), has_pose, paf=True)
             terms["paf"] = masked_mse(outputs["pafs"], targets["pafs"], mask)
         else:
             terms["paf"] = _zero(outputs.get("pafs", ref))
-        if "segmentation" in targets:
+        if "segmentation" in targets and "segmentation" in outputs:
             terms["seg"] = masked_cross_entropy(outputs["segmentation"], targets["segmentation"], has_seg,
                                                 self.ignore_index)
         else:

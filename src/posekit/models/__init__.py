@@ -5,8 +5,10 @@ from __future__ import annotations
 from torch import nn
 
 from posekit.models.hourglass import StackedHourglass, count_conv_parameters, stacked_hourglass
+from posekit.models.multitask import MultiTaskPoseSegNet, multitask_pose_seg
 
-__all__ = ["StackedHourglass", "build_model", "count_conv_parameters", "stacked_hourglass"]
+__all__ = ["MultiTaskPoseSegNet", "StackedHourglass", "build_model", "count_conv_parameters", "multitask_pose_seg",
+           "stacked_hourglass"]
 
 
 def build_model(cfg, num_joints: int) -> nn.Module:
@@ -35,4 +37,8 @@ def build_model(cfg, num_joints: int) -> nn.Module:
                              f"(data.joints: all), got {num_joints} heat maps")
         return pbn(resolve_groups(cfg.groups, num_joints), cfg.num_stacks, num_joints, cfg.num_features, cfg.depth,
                    cfg.branch_width, cfg.branch_depth, cfg.stem, cfg.stem_width, cfg.next_stack_features)
+    if cfg.name == "multitask":
+        raise ValueError("model 'multitask' is built from the config's multitask section: train it with "
+                         "`posekit train` (posekit.training.multitask); it predicts heat maps, PAFs and part "
+                         "labels, not a heat-map tensor")
     raise ValueError(f"unknown model {cfg.name!r}; expected 'hourglass', 'pbn' or 'pbn_baseline'")

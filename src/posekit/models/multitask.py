@@ -49,6 +49,8 @@ VGG16_CONV4_3_PLAN: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 25
 #: Output stride of the trunk cut after conv4_3 (three max-pools).
 TRUNK_STRIDE = 8
 SEG_UPSAMPLE = ("bilinear", "deconv")
+#: The two task branches.
+TASKS = ("pose", "seg")
 
 
 class VGGTrunk(nn.Module):
@@ -191,18 +193,25 @@ class MultiTaskPoseSegNet(nn.Module):
         stage_width: channels inside the stage towers (128 in OpenPose).
         stage1_convs / stage1_kernel: 3 x 3x3 in stage 1; refine_convs / refine_kernel: 5 x 7x7 later.
         seg_upsample: ``"bilinear"`` or ``"deconv"`` (see :class:`SegmentationHead`).
+        tasks: the branches to build, ``("pose", "seg")`` (the joint pipeline) or one of them
+            alone (the single-task rows of the seed's Table 1: PAF pose branch / FCN32 alone).
 
     The segmentation head reads the trunk output (conv4_3) directly; the pose branch reads ``F``.
 
     Raises:
-        ValueError: ``num_stages`` outside 1..6, non-positive sizes, unknown ``seg_upsample``.
+        ValueError: ``num_stages`` outside 1..6, non-positive sizes, unknown ``seg_upsample``,
+            ``tasks`` empty or holding anything but ``"pose"`` / ``"seg"``.
     """
 
     def __init__(self, num_joints: int = NUM_JOINTS, limbs: Sequence[tuple[int, int]] = SKELETON,
                  num_classes: int = 7, num_stages: int = 6, trunk_width: int = 64, feature_channels: int = 128,
                  stage_width: int = 128, stage1_convs: int = 3, stage1_kernel: int = 3, refine_convs: int = 5,
-                 refine_kernel: int = 7, seg_upsample: str = "bilinear"):
+                 refine_kernel: int = 7, seg_upsample: str = "bilinear", tasks: Sequence[str] = TASKS):
         super().__init__()
+        tasks = tuple(dict.fromkeys(tasks))
+        if not tasks or not set(tasks) <= set(TASKS):
+            raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {list(tasks)}")
+        self.tasks = tasks
         if not 1 <= num_stages <= 6:
             raise ValueError(f"num_stages must be in 1..6, got {num_stages}")
         if min(num_joints, len(limbs), num_classes, feature_channels, stage_width) < 1:
@@ -211,35 +220,42 @@ class MultiTaskPoseSegNet(nn.Module):
         self.num_classes = num_classes
         self.trunk = VGGTrunk(trunk_width)
         c = self.trunk.out_channels
-        self.pose_features = nn.Sequential(*_conv_relu(c, 2 * feature_channels, 3),
-                                           *_conv_relu(2 * feature_channels, feature_channels, 3))
-        n_out = num_joints + 2 * len(self.limbs)
-        self.stages = nn.ModuleList(
-            PoseStage(feature_channels if t == 0 else feature_channels + n_out, stage_width, num_joints,
-                      len(self.limbs), stage1_convs if t == 0 else refine_convs,
-                      stage1_kernel if t == 0 else refine_kernel)
-            for t in range(num_stages))
-        self.segmentation = SegmentationHead(c, num_classes, seg_upsample)
+        self.pose_features = self.stages = self.segmentation = None
+        if "pose" in tasks:
+            self.pose_features = nn.Sequential(*_conv_relu(c, 2 * feature_channels, 3),
+                                               *_conv_relu(2 * feature_channels, feature_channels, 3))
+            n_out = num_joints + 2 * len(self.limbs)
+            self.stages = nn.ModuleList(
+                PoseStage(feature_channels if t == 0 else feature_channels + n_out, stage_width, num_joints,
+                          len(self.limbs), stage1_convs if t == 0 else refine_convs,
+                          stage1_kernel if t == 0 else refine_kernel)
+                for t in range(num_stages))
+        if "seg" in tasks:
+            self.segmentation = SegmentationHead(c, num_classes, seg_upsample)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, 3, H, W)`` -> dict of ``heatmaps (B, T, J, H/8, W/8)``, ``pafs (B, T, 2L, H/8, W/8)``,
-        ``segmentation (B, C, H, W)`` logits. Raises ValueError for a non-4-D input or H, W not
-        divisible by 8."""
+        ``segmentation (B, C, H, W)`` logits (only the keys of the built ``tasks``). Raises
+        ValueError for a non-4-D input or H, W not divisible by 8."""
         if x.dim() != 4 or x.shape[-1] % TRUNK_STRIDE or x.shape[-2] % TRUNK_STRIDE:
             raise ValueError(f"input must be (B, 3, H, W) with H, W divisible by {TRUNK_STRIDE}, "
                              f"got {tuple(x.shape)}")
         trunk = self.trunk(x)
-        feats = self.pose_features(trunk)
-        heatmaps, pafs = [], []
-        inp = feats
-        for t, stage in enumerate(self.stages):
-            s, l_ = stage(inp)
-            heatmaps.append(s)
-            pafs.append(l_)
-            if t < self.num_stages - 1:
-                inp = torch.cat([feats, s, l_], dim=1)
-        seg = self.segmentation(trunk, (x.shape[-2], x.shape[-1]))
-        return {"heatmaps": torch.stack(heatmaps, 1), "pafs": torch.stack(pafs, 1), "segmentation": seg}
+        out = {}
+        if self.stages is not None:
+            feats = self.pose_features(trunk)
+            heatmaps, pafs = [], []
+            inp = feats
+            for t, stage in enumerate(self.stages):
+                s, l_ = stage(inp)
+                heatmaps.append(s)
+                pafs.append(l_)
+                if t < self.num_stages - 1:
+                    inp = torch.cat([feats, s, l_], dim=1)
+            out["heatmaps"], out["pafs"] = torch.stack(heatmaps, 1), torch.stack(pafs, 1)
+        if self.segmentation is not None:
+            out["segmentation"] = self.segmentation(trunk, (x.shape[-2], x.shape[-1]))
+        return out
 
 
 def load_backbone_weights(model: MultiTaskPoseSegNet, path: str | Path | None) -> list[str]:

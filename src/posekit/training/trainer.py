@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from posekit.config import Config, config_to_dict, save_config
@@ -189,9 +189,7 @@ class Trainer:
         self.data_cfg = prepare_data(cfg.data)
         self.joint_ids = resolve_joints(cfg.data.joints)
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
-        self.train_set = PoseDataset.from_config(self.data_cfg, "train", joint_ids=self.train_joint_ids(),
-                                                 seed=t.seed)
-        self.val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
+        self.train_set, self.val_set = self.build_datasets()
         self.val_head_sizes = None
         if self.val_set is not None and cfg.eval.ground_truth:
             from posekit.evaluation.pckh import load_mpii_ground_truth
@@ -209,7 +207,7 @@ class Trainer:
         if self.dist.enabled:
             self.forward_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.criterion = HeatmapMSELoss()
+        self.criterion = self.build_criterion()
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
         self.state = TrainState()
@@ -218,6 +216,19 @@ class Trainer:
     def train_joint_ids(self) -> tuple[int, ...]:
         """Dataset joint ids of the training targets, in channel order (default: ``data.joints``)."""
         return self.joint_ids
+
+    def build_datasets(self) -> tuple[Dataset, Dataset | None]:
+        """Training and validation datasets (default: :class:`PoseDataset` on ``data``'s train/val
+        splits; no validation set when ``data.val_annotations`` is empty). The training set must
+        have ``set_epoch(epoch)``."""
+        train_set = PoseDataset.from_config(self.data_cfg, "train", joint_ids=self.train_joint_ids(),
+                                            seed=self.cfg.train.seed)
+        val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
+        return train_set, val_set
+
+    def build_criterion(self) -> nn.Module:
+        """The training loss module (default: intermediate-supervision heat-map MSE)."""
+        return HeatmapMSELoss()
 
     def build_network(self) -> nn.Module:
         """The network to train, on the CPU; called once in ``__init__`` before the optimiser is built
@@ -237,6 +248,30 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             out = self.forward_model(images)
         return self.criterion(out.float(), target, weight)
+
+    def batch_loss(self, batch: dict) -> torch.Tensor:
+        """Scalar training loss of one collated batch (default: moves ``image``, ``heatmaps`` and
+        ``target_weight`` to the device and calls :meth:`compute_loss`)."""
+        images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        target = batch["heatmaps"].to(self.device, non_blocking=True)
+        weight = batch["target_weight"].to(self.device, non_blocking=True)
+        return self.compute_loss(images, target, weight)
+
+    def evaluate(self, val_loader: DataLoader) -> tuple[dict, float]:
+        """Validation of the current model (rank 0 only).
+
+        Returns:
+            ``(row, score)``: ``row`` holds the metrics.csv columns (``val_loss``, ``pckh``,
+            ``pckh@0.1``, ``pckh_<joint>``); ``score`` (higher is better) picks ``best.pt`` and
+            drives the plateau scheduler and early stopping: the PCKh mean, or ``-val_loss`` when
+            the validation set has no head sizes.
+        """
+        val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
+                       flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
+                       amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+        row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
+        row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
+        return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
 
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_state(self) -> dict:
@@ -331,10 +366,7 @@ class Trainer:
         return summary
 
     def _step(self, batch: dict) -> float:
-        images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        target = batch["heatmaps"].to(self.device, non_blocking=True)
-        weight = batch["target_weight"].to(self.device, non_blocking=True)
-        loss = self.compute_loss(images, target, weight)
+        loss = self.batch_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -346,28 +378,22 @@ class Trainer:
         row = {"epoch": s.epoch + 1, "lr": current_lr(self.optimizer),
                "train_loss": s.loss_sum / max(1, s.step_in_epoch)}
         last_epoch = s.epoch + 1 >= t.epochs
-        val = None
+        score = None
         if val_loader is not None and ((s.epoch + 1) % t.val_every == 0 or last_epoch):
-            if self.dist.is_main:  # rank 0 validates; every rank then takes the same decisions
-                val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
-                               flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
-                               amp_dtype=self.amp_dtype, memory_format=self.memory_format)
-                val.pop("preds")
-            val = broadcast_from_main(val, self.dist)
-            row.update({"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]})
-            row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
+            val = self.evaluate(val_loader) if self.dist.is_main else None  # rank 0 validates ...
+            val_row, score = broadcast_from_main(val, self.dist)  # ... every rank takes the same decisions
+            row.update(val_row)
         row["time_s"] = elapsed
         s.history.append(row)
         self._write_metrics()
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                if val is not None:
-                    self.scheduler.step(val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
+                if score is not None:
+                    self.scheduler.step(score)
             else:
                 self.scheduler.step()
         improved = False
-        if val is not None:
-            score = val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"]
+        if score is not None:
             improved = score > s.best_pckh
             if improved:
                 s.best_pckh, s.best_epoch, s.bad_epochs = score, s.epoch + 1, 0
@@ -396,7 +422,12 @@ class Trainer:
 
 def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:
     """Train ``cfg`` (continuing from ``output_dir/last.pt`` when ``resume``); returns the summary."""
-    trainer = Trainer(cfg, progress=progress)
+    if cfg.model.name == "multitask":
+        from posekit.training.multitask import MultiTaskTrainer
+
+        trainer = MultiTaskTrainer(cfg, progress=progress)
+    else:
+        trainer = Trainer(cfg, progress=progress)
     if resume and not trainer.resume():
         print(f"no checkpoint in {trainer.out}; starting from scratch")
     return trainer.fit()

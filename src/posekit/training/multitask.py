@@ -1,0 +1,202 @@
+"""Training and validation of the multi-task pose + part segmentation network (issue 5).
+
+:class:`MultiTaskTrainer` is the ordinary :class:`~posekit.training.trainer.Trainer` (checkpoints,
+exact resume, metrics.csv, multi-process) with the multi-task pieces plugged into its hooks:
+
+* data: :class:`~posekit.data.multitask.MultiTaskDataset` on ``data``'s train/val splits (part
+  labels from ``data.parts_dir`` / ``data.val_parts_dir``; the synthetic generator sets both), plus
+  PASCAL-Person-Part as segmentation-only training samples when ``data.pascal_root`` is set;
+* network: :class:`~posekit.models.multitask.MultiTaskPoseSegNet` with the branches of
+  ``multitask.tasks`` (trunk from ``multitask.backbone_weights`` when given);
+* loss: :class:`~posekit.losses.multitask.MultiTaskLoss` (seed eqs. 2-4);
+* validation (:func:`validate_multitask`): total loss, its terms, PCKh (last stage's heat maps,
+  official head-size normalisation), the seed's ``PCK_dist`` and FCN's four segmentation metrics.
+  ``best.pt`` is picked by PCKh when the pose branch exists, else by mean IU.
+
+Heat maps and PAFs live on the trunk's stride-8 grid: ``data.heatmap_size`` must be
+``data.input_size / 8``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from posekit.config import Config
+from posekit.data.multitask import MixedDataset, MultiTaskDataset
+from posekit.data.pascal_parts import PART_CLASS_NAMES
+from posekit.data.targets import HeatmapCodec
+from posekit.decoding.inference import crop_to_original
+from posekit.evaluation.pckh import pckh
+from posekit.evaluation.segmentation import (
+    confusion_matrix,
+    pck_dist,
+    segmentation_scores,
+)
+from posekit.joints import JOINT_NAMES, NUM_JOINTS, SKELETON
+from posekit.losses.multitask import MultiTaskLoss
+from posekit.models.multitask import TASKS, TRUNK_STRIDE, multitask_pose_seg
+from posekit.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TARGET_KEYS", "MultiTaskTrainer", "validate_multitask"]
+
+#: Batch keys that :class:`MultiTaskLoss` reads, moved to the device for every step.
+TARGET_KEYS = ("heatmaps", "pafs", "segmentation", "heatmap_weight", "paf_weight", "has_pose", "has_seg")
+
+
+def batch_targets(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    """The loss targets of a collated :class:`MultiTaskDataset` batch, on ``device``."""
+    targets = {"heatmaps": batch["heatmaps"], "pafs": batch["pafs"], "segmentation": batch["segmentation"],
+               "heatmap_weight": batch["target_weight"], "paf_weight": batch["paf_weight"],
+               "has_pose": torch.as_tensor(batch["has_pose"]), "has_seg": torch.as_tensor(batch["has_seg"])}
+    return {k: v.to(device, non_blocking=True) for k, v in targets.items()}
+
+
+@torch.no_grad()
+def validate_multitask(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterion: MultiTaskLoss,
+                       device: torch.device, num_classes: int, head_sizes: np.ndarray | None = None,
+                       pck_dist_factor: float = 5.0, amp_dtype=None,
+                       memory_format: torch.memory_format = torch.contiguous_format) -> dict:
+    """Validation metrics of a :class:`MultiTaskPoseSegNet` on ``loader``'s dataset (in order).
+
+    Pose (when the model predicts heat maps): the last stage's heat maps decoded with ``codec``
+    (arg-max + quarter offset), mapped to original image px; official PCKh@0.5 and @0.1 (pelvis and
+    thorax out of the mean) with ``head_sizes`` (default: the annotations'), and ``PCK_dist``
+    (:func:`posekit.evaluation.segmentation.pck_dist`, original px, threshold ``pck_dist_factor``
+    x the shortest ground-truth limb). Segmentation (when the model predicts it): arg-max of the
+    logits against the crop's label map, in crop px, over samples with ``has_seg`` (void pixels
+    ignored): pixel accuracy, mean accuracy, mean IU, frequency-weighted IU (Long et al. 2015,
+    Sec. 5), as percentages, plus per-class IU.
+
+    Returns:
+        dict with ``val_loss`` and ``val_<term>`` (loss terms, sample-weighted means over batches),
+        and when available ``pckh``, ``pckh@0.1``, ``per_joint`` (name -> %), ``pck_dist``
+        (px), ``pck_dist_matched`` (%), ``pixel_acc``, ``mean_acc``, ``mean_iu``, ``fw_iu`` (%),
+        ``iu_per_class`` (list, %; NaN for classes never seen), ``preds`` ``(N, J, 2)``.
+    """
+    model.eval()
+    sums: dict[str, float] = {}
+    preds, cm, n = [], np.zeros((num_classes, num_classes), np.int64), 0
+    for batch in loader:
+        images = batch["image"].to(device).contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            out = model(images)
+        out = {k: v.float() for k, v in out.items()}
+        terms = criterion(out, batch_targets(batch, device))
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(images)
+        n += len(images)
+        if "heatmaps" in out:
+            coords, _ = codec.decode(out["heatmaps"][:, -1].cpu().numpy())
+            preds.append(crop_to_original(coords, batch["affine"].numpy()))
+        if "segmentation" in out:
+            keep = torch.as_tensor(batch["has_seg"]).numpy().astype(bool)
+            if keep.any():
+                labels = out["segmentation"].argmax(1).cpu().numpy()
+                confusion_matrix(batch["segmentation"].numpy()[keep], labels[keep], num_classes, out=cm)
+    result: dict = {"val_loss": sums.get("total", float("nan")) / max(n, 1)}
+    result.update({f"val_{k}": v / max(n, 1) for k, v in sums.items() if k != "total"})
+    ann = loader.dataset.annotations
+    if preds:
+        result["preds"] = preds = np.concatenate(preds)
+        head_sizes = ann.head_sizes if head_sizes is None else head_sizes
+        if head_sizes is not None:
+            res = pckh(preds, ann.joints, head_sizes, ~ann.annotated, thresholds=(0.5, 0.1))
+            result.update({"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": res.joint_pckh(0.5)})
+        dist = pck_dist(preds, ann.joints, ann.annotated, factor=pck_dist_factor)
+        result.update({"pck_dist": dist.mean_distance, "pck_dist_matched": 100.0 * dist.matched_fraction})
+    if cm.sum() > 0:
+        s = segmentation_scores(cm)
+        result.update({"pixel_acc": 100 * s.pixel_accuracy, "mean_acc": 100 * s.mean_accuracy,
+                       "mean_iu": 100 * s.mean_iu, "fw_iu": 100 * s.frequency_weighted_iu,
+                       "iu_per_class": (100 * s.iu).tolist()})
+    return result
+
+
+class MultiTaskTrainer(Trainer):
+    """Trains ``model.name: multitask`` configs (see the module docstring).
+
+    Raises:
+        ValueError: ``data.heatmap_size != data.input_size / 8``, ``data.joints`` not all 16
+            joints, or unknown ``multitask.tasks``.
+    """
+
+    def __init__(self, cfg: Config, progress: bool = True, on_step=None):
+        d, m = cfg.data, cfg.multitask
+        if d.input_size % TRUNK_STRIDE or d.heatmap_size * TRUNK_STRIDE != d.input_size:
+            raise ValueError(f"multitask: data.heatmap_size must be data.input_size / {TRUNK_STRIDE} "
+                             f"(the VGG trunk's stride), got {d.heatmap_size} for input {d.input_size}")
+        if not m.tasks or not set(m.tasks) <= set(TASKS):
+            raise ValueError(f"multitask.tasks must be a non-empty subset of {list(TASKS)}, got {m.tasks}")
+        super().__init__(cfg, progress=progress, on_step=on_step)
+        if len(self.joint_ids) != NUM_JOINTS:
+            raise ValueError("multitask: train on all 16 joints (data.joints: all): PAF limbs and PCK_dist "
+                             "use the full skeleton")
+
+    # ---------------------------------------------------------------- Trainer hooks
+    def _dataset(self, split: str, train: bool) -> MultiTaskDataset:
+        d = self.data_cfg
+        ann, images, parts = ((d.annotations, d.image_dir, d.parts_dir) if split == "train" else
+                              (d.val_annotations, d.val_image_dir or d.image_dir, d.val_parts_dir))
+        return MultiTaskDataset(ann, images, d, train=train, parts_dir=parts or None,
+                                paf_width=self.cfg.multitask.paf_width, seed=self.cfg.train.seed)
+
+    def build_datasets(self) -> tuple[Dataset, Dataset | None]:
+        train_set = self._dataset("train", train=True)
+        d = self.data_cfg
+        if d.pascal_root:
+            from posekit.data.pascal_parts import pascal_person_part_annotations
+
+            root = Path(d.pascal_root)
+            ann = pascal_person_part_annotations(root, d.pascal_split)
+            pascal = MultiTaskDataset(ann, root / "JPEGImages", d, train=True, parts_dir=root / "SegmentationPart",
+                                      paf_width=self.cfg.multitask.paf_width, seed=self.cfg.train.seed)
+            log.info("added %d PASCAL-Person-Part segmentation-only samples from %s", len(pascal), d.pascal_root)
+            train_set = MixedDataset([train_set, pascal])
+        val_set = self._dataset("val", train=False) if d.val_annotations else None
+        return train_set, val_set
+
+    def build_network(self) -> nn.Module:
+        m = self.cfg.multitask
+        if not m.backbone_weights:
+            log.warning("multitask: no multitask.backbone_weights given: the VGG16 trunk starts from random "
+                        "initialisation (the seed used ImageNet weights)")
+        return multitask_pose_seg(num_stages=m.num_stages, num_classes=m.num_classes,
+                                  backbone_weights=m.backbone_weights or None, num_joints=len(self.joint_ids),
+                                  limbs=SKELETON, trunk_width=m.trunk_width, feature_channels=m.feature_channels,
+                                  stage_width=m.stage_width, refine_kernel=m.refine_kernel,
+                                  seg_upsample=m.seg_upsample, tasks=tuple(m.tasks))
+
+    def build_criterion(self) -> nn.Module:
+        m = self.cfg.multitask
+        return MultiTaskLoss(m.w_heatmap, m.w_paf, m.w_seg, threshold=m.loss_threshold)
+
+    def batch_loss(self, batch: dict) -> torch.Tensor:
+        images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            out = self.forward_model(images)
+        return self.criterion({k: v.float() for k, v in out.items()}, batch_targets(batch, self.device))["total"]
+
+    def evaluate(self, val_loader: DataLoader) -> tuple[dict, float]:
+        m = self.cfg.multitask
+        val = validate_multitask(self.model, val_loader, self.codec, self.criterion, self.device, m.num_classes,
+                                 head_sizes=self.val_head_sizes, pck_dist_factor=m.pck_dist_factor,
+                                 amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+        row = {k: v for k, v in val.items() if np.isscalar(v)}
+        row.update({f"pckh_{k}": v for k, v in val.get("per_joint", {}).items() if k in JOINT_NAMES})
+        for name, iu in zip(PART_CLASS_NAMES[: m.num_classes], val.get("iu_per_class", [])):
+            row[f"iu_{name}"] = iu
+        if "pose" in m.tasks:
+            score = val.get("pckh", float("nan"))
+        else:
+            score = val.get("mean_iu", float("nan"))
+        return row, (score if not math.isnan(score) else -val["val_loss"])
+
