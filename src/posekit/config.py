@@ -106,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda
     amp: bool = True                        # mixed precision on CUDA only
+    amp_dtype: str = "bfloat16"             # bfloat16 | float16 (float16 adds a GradScaler)
     channels_last: bool = False             # NHWC memory format (faster convolutions on CPU and GPU)
     sync_batchnorm: bool = False            # multi-process runs on GPUs: BatchNorm statistics over the global batch
     freeze_bn: bool = False                 # BatchNorm layers use their running statistics while training

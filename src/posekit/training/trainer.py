@@ -37,6 +37,10 @@ from posekit.training.distributed import DistInfo, broadcast_from_main, init_dis
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
 
+#: ``train.amp_dtype`` -> autocast dtype.
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
 class EpochSampler(Sampler[int]):
     """Sample order of one epoch, reproducible from ``(seed, epoch)`` and resumable mid-epoch.
 
@@ -185,7 +189,11 @@ class Trainer:
                 torch.cuda.set_device(self.device)
         self.progress = progress and self.dist.is_main
         self.local_batch = t.batch_size // self.dist.world_size
-        self.amp_dtype = torch.bfloat16 if (t.amp and self.device.type == "cuda") else None
+        if t.amp_dtype not in AMP_DTYPES:
+            raise ValueError(f"train.amp_dtype must be one of {sorted(AMP_DTYPES)}, got {t.amp_dtype!r}")
+        self.amp_dtype = AMP_DTYPES[t.amp_dtype] if (t.amp and self.device.type == "cuda") else None
+        # float16 autocast needs loss scaling against gradient underflow; bfloat16 does not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.data_cfg = prepare_data(cfg.data)
         self.joint_ids = resolve_joints(cfg.data.joints)
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
@@ -280,6 +288,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "scaler": self.scaler.state_dict(),
             "config": config_to_dict(self.cfg),
             "joint_ids": list(self.joint_ids),
             "train_state": {"epoch": s.epoch, "step_in_epoch": s.step_in_epoch, "global_step": s.global_step,
@@ -298,6 +307,8 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt["scheduler"]:
             self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(**ckpt["train_state"])
         torch.set_rng_state(ckpt["torch_rng"])
         steps = self.out / "steps.csv"
@@ -368,8 +379,9 @@ class Trainer:
     def _step(self, batch: dict) -> float:
         loss = self.batch_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.scaler.scale(loss).backward()   # plain backward / step when the scaler is disabled
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         return mean_over_ranks(float(loss.item()), self.dist, self.device)
 
     def _end_epoch(self, val_loader: DataLoader | None, elapsed: float) -> bool:
