@@ -26,8 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 #: Measured training throughput (img/s) of the reference model on the project CPU (README).
 REFERENCE_IMG_PER_S = 1.6
 #: Measured training throughput (img/s) of configs/multitask/joint.yaml (VGG trunk width 32, 128 px)
-#: on the project CPU (docs/multitask.md); multi-task estimates scale it by width^2 x input^2.
-MULTITASK_IMG_PER_S = 10.0
+#: on the project CPU: 9024 images in 1086 s including validation (docs/multitask.md); multi-task
+#: estimates scale it by width^2 x input^2.
+MULTITASK_IMG_PER_S = 8.3
 #: People in the MPII training annotation file (Newell's train.h5).
 MPII_TRAIN_PEOPLE = 22246
 

@@ -86,7 +86,7 @@ class TrainState:
     step_in_epoch: int = 0         # optimiser steps already done in this epoch
     global_step: int = 0
     loss_sum: float = 0.0          # running training-loss sum of this epoch
-    best_pckh: float = float("-inf")
+    best_pckh: float = float("-inf")   # best validation score of Trainer.evaluate (PCKh for pose models)
     best_epoch: int = -1
     bad_epochs: int = 0            # epochs since the last improvement (early stopping)
     history: list = field(default_factory=list)
