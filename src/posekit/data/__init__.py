@@ -27,6 +27,7 @@ from posekit.data.pascal_parts import (
     PASCAL_PART_TO_CLASS,
     load_part_labels,
     pascal_person_part_annotations,
+    pascal_person_part_folders,
 )
 from posekit.data.targets import HeatmapCodec, decode_heatmaps
 from posekit.data.transforms import (
@@ -58,7 +59,7 @@ __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "DataError", "PoseDataset", "denormalize_image", "load_image",
     "normalize_image",
     "IGNORE_INDEX", "PART_CLASS_NAMES", "PASCAL_PART_TO_CLASS", "load_part_labels",
-    "pascal_person_part_annotations",
+    "pascal_person_part_annotations", "pascal_person_part_folders",
     "HeatmapCodec", "decode_heatmaps",
     "AugParams", "affine_points", "apply_color_jitter", "box_mask", "compose_affine", "crop_image",
     "flip_heatmaps", "flip_image", "flip_joint_axis", "flip_keypoints", "get_affine_transform",

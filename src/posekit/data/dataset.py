@@ -130,7 +130,6 @@ class PoseDataset(Dataset):
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
       shows original joint ``joint_ids[flip_permutation(joint_ids)[k]]`` (its left/right partner).
-    * ``image_size`` (2,) int64: ``(width, height)`` of the original image, px.
     * ``index`` (int): the sample index actually returned.
 
     Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])``, so a sample is the
@@ -279,22 +278,19 @@ class PoseDataset(Dataset):
         except DataError as e:
             raise DataError(f"sample {index} ({self.annotations.source}): {e}") from None
 
-    def target_keypoints(self, index: int, affine: np.ndarray, flipped: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Joints of sample ``index`` in the target channel order, in crop pixels.
+    def extra_targets(self, index: int, image: np.ndarray, affine: np.ndarray, keypoints: np.ndarray,
+                      weights: np.ndarray) -> dict[str, Any]:
+        """More item entries computed from the same crop (default: none); overridden by subclasses
+        that train on more than heat maps (e.g. :class:`posekit.data.multitask.MultiTaskDataset`).
 
         Args:
-            affine: ``(2, 3)`` original px -> crop px (flip included when ``flipped``).
-            flipped: the crop is mirrored: channel ``k`` then holds the left/right partner.
-
-        Returns:
-            keypoints ``(J', 2)`` crop px; weights ``(J',)`` float64, 1 where annotated.
+            index: the sample index being loaded.
+            image: ``(H, W, 3)`` uint8 RGB original image.
+            affine: ``(2, 3)`` float64 original px -> crop px (rotation and flip included).
+            keypoints: ``(J', 2)`` target joints in crop px, channel order (flip-permuted when flipped).
+            weights: ``(J',)`` float64, 1 where the joint is annotated.
         """
-        ann, ids = self.annotations, list(self.joint_ids)
-        keypoints = affine_points(ann.joints[index], affine)[ids]
-        weights = ann.annotated[index, ids].astype(np.float64)
-        if flipped:
-            keypoints, weights = keypoints[self._flip_perm], weights[self._flip_perm]
-        return keypoints, weights
+        return {}
 
     def _load(self, index: int) -> dict[str, Any]:
         ann, cfg, size = self.annotations, self.cfg, self.cfg.input_size
@@ -317,10 +313,14 @@ class PoseDataset(Dataset):
         if self.augment:
             crop = apply_color_jitter(crop.astype(np.float32), aug)
 
-        keypoints, weights = self.target_keypoints(index, affine, aug.flip)
+        ids = list(self.joint_ids)
+        keypoints = affine_points(ann.joints[index], affine)[ids]
+        weights = ann.annotated[index, ids].astype(np.float64)
+        if aug.flip:
+            keypoints, weights = keypoints[self._flip_perm], weights[self._flip_perm]
         heatmaps, target_weight = self.codec.encode(keypoints, weights)
 
-        return {
+        sample = {
             "image": normalize_image(crop),
             "heatmaps": torch.from_numpy(heatmaps),
             "target_weight": torch.from_numpy(target_weight),
@@ -332,6 +332,7 @@ class PoseDataset(Dataset):
             "rotation": torch.tensor(aug.rot_deg, dtype=torch.float32),
             "flipped": bool(aug.flip),
             "affine": torch.from_numpy(affine.astype(np.float32)),
-            "image_size": torch.tensor([image.shape[1], image.shape[0]], dtype=torch.int64),
             "index": int(index),
         }
+        sample.update(self.extra_targets(index, image, affine, keypoints, weights))
+        return sample

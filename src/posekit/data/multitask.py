@@ -105,28 +105,25 @@ class MultiTaskDataset(PoseDataset):
                             f"{labels.shape[1]}x{labels.shape[0]}, the image is {image_shape[1]}x{image_shape[0]}")
         return labels
 
-    def _load(self, index: int) -> dict[str, Any]:
-        sample = super()._load(index)
+    def extra_targets(self, index: int, image: np.ndarray, affine: np.ndarray, keypoints: np.ndarray,
+                      weights: np.ndarray) -> dict[str, Any]:
+        """PAFs of the crop's keypoints, the warped part labels and the label flags."""
         size, h = self.cfg.input_size, self.cfg.heatmap_size
-        affine = sample["affine"].numpy().astype(np.float64)
-        keypoints, weights = self.target_keypoints(index, affine, sample["flipped"])
         pafs, paf_weight = paf_targets(self.codec.crop_to_heatmap(keypoints), (h, h), self.paf_width,
                                        annotated=weights > 0, limbs=self.limbs)
-        width, height = sample["image_size"].tolist()
-        labels = self._read_labels(index, (height, width))
+        labels = self._read_labels(index, image.shape[:2])
         if labels is None:
             seg = np.full((size, size), IGNORE_INDEX, np.uint8)
         else:
             seg = cv2.warpAffine(labels, affine, (size, size), flags=cv2.INTER_NEAREST,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        sample.update({
+        return {
             "pafs": torch.from_numpy(pafs),
             "paf_weight": torch.from_numpy(paf_weight),
             "segmentation": torch.from_numpy(seg),
             "has_pose": bool(weights.any()),
             "has_seg": labels is not None,
-        })
-        return sample
+        }
 
 
 class MixedDataset(ConcatDataset):

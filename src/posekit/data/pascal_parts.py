@@ -50,6 +50,7 @@ __all__ = [
     "PASCAL_PART_TO_CLASS",
     "load_part_labels",
     "pascal_person_part_annotations",
+    "pascal_person_part_folders",
 ]
 
 #: Class names, index = label id in the label maps.
@@ -211,6 +212,18 @@ def _read_mat_labels(path: Path) -> np.ndarray:
     return labels
 
 
+def pascal_person_part_folders(root: str | Path, label_source: str = "png") -> tuple[Path, Path]:
+    """``(image folder, label folder)`` of the layout: ``root/JPEGImages`` and
+    ``root/SegmentationPart`` (``label_source="png"``) or ``root/Annotations_Part`` (``"mat"``).
+
+    Raises:
+        ValueError: unknown ``label_source``.
+    """
+    if label_source not in _LABEL_DIRS:
+        raise ValueError(f"label_source must be one of {sorted(_LABEL_DIRS)}, got {label_source!r}")
+    return Path(root) / "JPEGImages", Path(root) / _LABEL_DIRS[label_source][0]
+
+
 def _foreground_box(labels: np.ndarray) -> tuple[np.ndarray, float]:
     """Centre (x, y) px and scale (box side / 200) of the labelled foreground (ids 1..6), or of the
     whole image when it has none. Pixel-centre convention: pixels x0..x1 give centre (x0+x1)/2 and
@@ -278,8 +291,7 @@ def pascal_person_part_annotations(root: str | Path, split: str = "train",
         ValueError: unknown ``label_source``, an empty split list, or a malformed label file
             (see :func:`load_part_labels`).
     """
-    if label_source not in _LABEL_DIRS:
-        raise ValueError(f"label_source must be one of {sorted(_LABEL_DIRS)}, got {label_source!r}")
+    _, label_dir = pascal_person_part_folders(root, label_source)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"PASCAL-Person-Part root not found: {root}")
@@ -287,12 +299,12 @@ def pascal_person_part_annotations(root: str | Path, split: str = "train",
     ids = _read_ids(list_file)
     if not ids:
         raise ValueError(f"{list_file}: no image id in the split list")
-    label_dir, ext = _LABEL_DIRS[label_source]
+    ext = _LABEL_DIRS[label_source][1]
     centers = np.zeros((len(ids), 2))
     scales = np.zeros(len(ids))
     label_files = [f"{image_id}{ext}" for image_id in ids]
     for i, name in enumerate(label_files):
-        centers[i], scales[i] = _foreground_box(load_part_labels(root / label_dir / name))
+        centers[i], scales[i] = _foreground_box(load_part_labels(label_dir / name))
     n = len(ids)
     return PoseAnnotations(
         source=str(list_file),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posekit.models.hourglass import ConvBNReLU, Hourglass, Residual, StackedHourglass
+from posekit.models.hourglass import StackedHourglass, add_stacks, run_stack_modules
 
 
 class SubsetTransferHourglass(nn.Module):
@@ -49,11 +49,7 @@ class SubsetTransferHourglass(nn.Module):
         self.s1_net = StackedHourglass(k, num_s1, f, depth, stem, stem_width)
         self.bridge_features = nn.Conv2d(f, f, 1)
         self.bridge_heatmaps = nn.Conv2d(num_s1, f, 1)
-        self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(k))
-        self.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(k))
-        self.heads = nn.ModuleList(nn.Conv2d(f, num_s2, 1) for _ in range(k))
-        self.remap_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(k - 1))
-        self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_s2, f, 1) for _ in range(k - 1))
+        add_stacks(self, k, num_s2, f, depth)
 
     # ---------------------------------------------------------------- transfer and freezing
     def load_s1(self, s1_state: dict[str, torch.Tensor]) -> None:
@@ -91,14 +87,8 @@ class SubsetTransferHourglass(nn.Module):
         """
         s1_out, (x, feats, heatmaps) = self.s1_net.run_stacks(self.s1_net.stem(x))
         x = x + self.bridge_features(feats) + self.bridge_heatmaps(heatmaps)
-        s2_out = []
-        for i in range(self.stacks_per_subset):
-            feats = self.features[i](self.hourglasses[i](x))
-            heatmaps = self.heads[i](feats)
-            s2_out.append(heatmaps)
-            if i < self.stacks_per_subset - 1:
-                x = x + self.remap_features[i](feats) + self.remap_heatmaps[i](heatmaps)
-        return s1_out, torch.stack(s2_out, dim=1)
+        s2_out, _ = run_stack_modules(self, x)
+        return s1_out, s2_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """S2 heat maps ``(B, k, num_s2, S/4, S/4)`` of stacks ``k+1..2k`` (the last is the prediction)."""

@@ -138,11 +138,7 @@ class StackedHourglass(nn.Module):
         self.num_stacks, self.num_joints, self.depth = num_stacks, num_joints, depth
         f = num_features
         self.stem = (newell_stem if stem == "newell" else reduced_stem)(f, stem_width)
-        self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(num_stacks))
-        self.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(num_stacks))
-        self.heads = nn.ModuleList(nn.Conv2d(f, num_joints, 1) for _ in range(num_stacks))
-        self.remap_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(num_stacks - 1))
-        self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(num_stacks - 1))
+        add_stacks(self, num_stacks, num_joints, f, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run_stacks(self.stem(x))[0]
@@ -155,14 +151,34 @@ class StackedHourglass(nn.Module):
             and what a network continuing with more stacks needs: the last stack's input and features
             ``(B, F, S/4, S/4)`` and its heat maps ``(B, J, S/4, S/4)``.
         """
-        outputs = []
-        for i in range(self.num_stacks):
-            feats = self.features[i](self.hourglasses[i](x))
-            heatmaps = self.heads[i](feats)
-            outputs.append(heatmaps)
-            if i < self.num_stacks - 1:
-                x = x + self.remap_features[i](feats) + self.remap_heatmaps[i](heatmaps)
-        return torch.stack(outputs, dim=1), (x, feats, heatmaps)
+        return run_stack_modules(self, x)
+
+
+def add_stacks(net: nn.Module, num_stacks: int, num_joints: int, num_features: int, depth: int) -> None:
+    """Give ``net`` the modules of ``num_stacks`` stacks (Newell et al. 2016, Fig. 4): ``hourglasses``,
+    ``features`` (residual + 1x1 conv-BN-ReLU), 1x1 ``heads`` to ``num_joints`` heat maps, and the
+    ``num_stacks - 1`` 1x1 remaps of features (``remap_features``) and heat maps (``remap_heatmaps``)
+    added to the next stack's input. Shared by :class:`StackedHourglass` and the KPTransfer composite."""
+    f = num_features
+    net.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(num_stacks))
+    net.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(num_stacks))
+    net.heads = nn.ModuleList(nn.Conv2d(f, num_joints, 1) for _ in range(num_stacks))
+    net.remap_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(num_stacks - 1))
+    net.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(num_stacks - 1))
+
+
+def run_stack_modules(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Run the stacks that :func:`add_stacks` gave ``net`` on ``x`` ``(B, F, S/4, S/4)``; returns
+    what :meth:`StackedHourglass.run_stacks` documents."""
+    outputs = []
+    num_stacks = len(net.hourglasses)
+    for i in range(num_stacks):
+        feats = net.features[i](net.hourglasses[i](x))
+        heatmaps = net.heads[i](feats)
+        outputs.append(heatmaps)
+        if i < num_stacks - 1:
+            x = x + net.remap_features[i](feats) + net.remap_heatmaps[i](heatmaps)
+    return torch.stack(outputs, dim=1), (x, feats, heatmaps)
 
 
 def count_conv_parameters(module: nn.Module) -> int:

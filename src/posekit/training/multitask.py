@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,16 +32,15 @@ from posekit.data.multitask import MixedDataset, MultiTaskDataset
 from posekit.data.pascal_parts import PART_CLASS_NAMES
 from posekit.data.targets import HeatmapCodec
 from posekit.decoding.inference import crop_to_original
-from posekit.evaluation.pckh import pckh
 from posekit.evaluation.segmentation import (
     confusion_matrix,
     pck_dist,
     segmentation_scores,
 )
-from posekit.joints import JOINT_NAMES, NUM_JOINTS, SKELETON
+from posekit.joints import NUM_JOINTS, SKELETON, resolve_joints
 from posekit.losses.multitask import MultiTaskLoss
 from posekit.models.multitask import TASKS, TRUNK_STRIDE, multitask_pose_seg
-from posekit.training.trainer import Trainer
+from posekit.training.trainer import Trainer, pckh_metrics
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +105,9 @@ def validate_multitask(model: nn.Module, loader: DataLoader, codec: HeatmapCodec
     ann = loader.dataset.annotations
     if preds:
         result["preds"] = preds = np.concatenate(preds)
-        head_sizes = ann.head_sizes if head_sizes is None else head_sizes
-        if head_sizes is not None:
-            res = pckh(preds, ann.joints, head_sizes, ~ann.annotated, thresholds=(0.5, 0.1))
-            result.update({"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": res.joint_pckh(0.5)})
+        pose = pckh_metrics(preds, ann, tuple(range(NUM_JOINTS)), head_sizes)
+        if pose["per_joint"]:   # no head sizes: no PCKh columns
+            result.update(pose)
         dist = pck_dist(preds, ann.joints, ann.annotated, factor=pck_dist_factor)
         result.update({"pck_dist": dist.mean_distance, "pck_dist_matched": 100.0 * dist.matched_fraction})
     if cm.sum() > 0:
@@ -136,10 +133,10 @@ class MultiTaskTrainer(Trainer):
                              f"(the VGG trunk's stride), got {d.heatmap_size} for input {d.input_size}")
         if not m.tasks or not set(m.tasks) <= set(TASKS):
             raise ValueError(f"multitask.tasks must be a non-empty subset of {list(TASKS)}, got {m.tasks}")
-        super().__init__(cfg, progress=progress, on_step=on_step)
-        if len(self.joint_ids) != NUM_JOINTS:
+        if len(resolve_joints(d.joints)) != NUM_JOINTS:
             raise ValueError("multitask: train on all 16 joints (data.joints: all): PAF limbs and PCK_dist "
                              "use the full skeleton")
+        super().__init__(cfg, progress=progress, on_step=on_step)
 
     # ---------------------------------------------------------------- Trainer hooks
     def _dataset(self, split: str, train: bool) -> MultiTaskDataset:
@@ -153,11 +150,11 @@ class MultiTaskTrainer(Trainer):
         train_set = self._dataset("train", train=True)
         d = self.data_cfg
         if d.pascal_root:
-            from posekit.data.pascal_parts import pascal_person_part_annotations
+            from posekit.data.pascal_parts import pascal_person_part_annotations, pascal_person_part_folders
 
-            root = Path(d.pascal_root)
-            ann = pascal_person_part_annotations(root, d.pascal_split)
-            pascal = MultiTaskDataset(ann, root / "JPEGImages", d, train=True, parts_dir=root / "SegmentationPart",
+            ann = pascal_person_part_annotations(d.pascal_root, d.pascal_split)
+            image_dir, label_dir = pascal_person_part_folders(d.pascal_root)
+            pascal = MultiTaskDataset(ann, image_dir, d, train=True, parts_dir=label_dir,
                                       paf_width=self.cfg.multitask.paf_width, seed=self.cfg.train.seed)
             log.info("added %d PASCAL-Person-Part segmentation-only samples from %s", len(pascal), d.pascal_root)
             train_set = MixedDataset([train_set, pascal])
@@ -191,7 +188,7 @@ class MultiTaskTrainer(Trainer):
                                  head_sizes=self.val_head_sizes, pck_dist_factor=m.pck_dist_factor,
                                  amp_dtype=self.amp_dtype, memory_format=self.memory_format)
         row = {k: v for k, v in val.items() if np.isscalar(v)}
-        row.update({f"pckh_{k}": v for k, v in val.get("per_joint", {}).items() if k in JOINT_NAMES})
+        row.update({f"pckh_{k}": v for k, v in val.get("per_joint", {}).items()})
         for name, iu in zip(PART_CLASS_NAMES[: m.num_classes], val.get("iu_per_class", [])):
             row[f"iu_{name}"] = iu
         if "pose" in m.tasks:

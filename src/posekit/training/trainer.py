@@ -132,12 +132,27 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
         coords, _ = codec.decode(heatmaps.cpu().numpy())
         preds.append(crop_to_original(coords, batch["affine"].numpy()))
     preds = np.concatenate(preds)
-    ann = loader.dataset.annotations
-    head_sizes = ann.head_sizes if head_sizes is None else head_sizes
     result = {"val_loss": float(np.sum(losses) / len(loader.dataset)), "preds": preds}
+    result.update(pckh_metrics(preds, loader.dataset.annotations, joint_ids, head_sizes))
+    return result
+
+
+def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], head_sizes: np.ndarray | None = None) -> dict:
+    """Official PCKh of validation predictions (pelvis and thorax out of the mean).
+
+    Args:
+        preds: ``(N, J', 2)`` predictions of joints ``joint_ids``, original image px.
+        ann: the dataset's :class:`~posekit.data.annotations.PoseAnnotations` (ground truth, 16 joints).
+        head_sizes: ``(N,)`` PCKh normalisers, px; default the annotations' (``normalize`` /
+            ``head_size`` / head boxes).
+
+    Returns:
+        ``pckh`` (mean @0.5), ``pckh@0.1``, ``per_joint`` (joint name -> PCKh@0.5 %, joints of
+        ``joint_ids``); NaN and ``{}`` when there are no head sizes.
+    """
+    head_sizes = ann.head_sizes if head_sizes is None else head_sizes
     if head_sizes is None:
-        result.update({"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}})
-        return result
+        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}}
     full = np.zeros((len(preds), len(JOINT_NAMES), 2))
     full[:, list(joint_ids)] = preds
     missing = ~ann.annotated.copy()
@@ -146,9 +161,8 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
     missing[:, ~keep] = True
     res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1))
     per_joint = res.joint_pckh(0.5)
-    result.update({"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1),
-                   "per_joint": {JOINT_NAMES[j]: per_joint[JOINT_NAMES[j]] for j in joint_ids}})
-    return result
+    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1),
+            "per_joint": {JOINT_NAMES[j]: per_joint[JOINT_NAMES[j]] for j in joint_ids}}
 
 
 class Trainer:
