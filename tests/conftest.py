@@ -48,7 +48,7 @@ def tiny_config(output_dir: Path, synthetic_root: Path, **train):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, synthetic_root) -> Path:
     """A run folder with ``best.pt`` from one epoch of the tiny config."""
-    from posekit.training.trainer import train
+    from posekit.training.run import train
 
     out = tmp_path_factory.mktemp("tiny_run")
     train(tiny_config(out, synthetic_root, epochs=1), progress=False)

@@ -1,3 +1,24 @@
-"""posekit: 2D single-person human pose estimation (stacked hourglass, PBN, KPTransfer, multi-task)."""
+"""posekit: 2D single-person human pose estimation (stacked hourglass, PBN, KPTransfer, multi-task).
 
-__version__ = "0.1.0"
+The model API (timm-style)::
+
+    import posekit
+    posekit.list_models()                                  # registered architectures
+    net = posekit.create_model("hourglass_8stack", num_joints=16)
+    net = posekit.load_model("runs/quickstart/best.pt")    # eval mode; RGB in [0, 1], NCHW
+    heatmaps = net(images)                                 # (B, stacks, K, H/4, W/4)
+    net.artifact.keypoints.names                           # what the K channels are
+"""
+
+__version__ = "0.2.0"
+
+__all__ = ["__version__", "create_model", "list_models", "load_model"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so that `import posekit` (and the command line's start) stays light
+    if name in ("create_model", "list_models", "load_model"):
+        from posekit.models import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'posekit' has no attribute {name!r}")

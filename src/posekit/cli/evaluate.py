@@ -5,18 +5,21 @@ Usage::
     posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
                      [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
     posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
-                     [--no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
+                     [--flip | --no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
 
-With ``--checkpoint`` the model predicts every sample of ANN (flip-tested unless ``--no-flip``)
-and is scored against ANN's joints, with head sizes from GT (e.g. ``gt_valid.mat``) when given,
-else from ANN itself (``normalize`` / ``head_size`` / ``headbox``).
+With ``--checkpoint`` the model predicts every sample of ANN, flip-tested (and multi-scale tested)
+as its model artifact says unless ``--flip`` / ``--no-flip`` / ``--scales`` override it, and is
+scored against GT (an official ``gt_valid.mat``: its ``pos_gt_src``, ``jnt_missing`` and head boxes,
+same samples in the same order) when given, else against ANN's joints and head sizes
+(``normalize`` / ``head_size`` / ``headbox``).
 
 PRED is a prediction file read by :func:`posekit.evaluation.load_predictions`: the contract is a
 ``.npy`` array of shape (16, 2, N) in MPII joint order, original image pixels; (N, 16, 2) ``.npy``,
 HRNet/pytorch-pose ``.mat`` (``preds``) and ``.json`` are accepted too.
 
 GT is ``gt_valid.mat`` (head boxes, the official evaluation), a ``valid.h5`` (``part`` with
-(0, 0) = missing, ``normalize`` as head size) or a json list with ``head_size``/``headbox``.
+(0, 0) = missing, ``normalize`` as head size) or an annotation json with ``head_size``/``headbox``
+(:func:`posekit.data.ground_truth.load_ground_truth`).
 ``--visibility visible|invisible`` scores only the joints whose visibility flag is 1 / 0 (PBN's
 PCKh on invisible joints); the ground truth must carry flags (``valid.h5``, json ``joints_vis``;
 ``gt_valid.mat`` has none). ``--normalize-h5`` replaces the ground truth's head sizes by the ``normalize`` field of an h5 file
@@ -42,15 +45,9 @@ from typing import Sequence
 
 import numpy as np
 
-from posekit.evaluation.pckh import (
-    VISIBILITY_CHOICES,
-    format_table,
-    load_ground_truth,
-    load_h5_ground_truth,
-    pckh,
-    visibility_mask,
-)
-from posekit.evaluation.predictions import load_predictions
+from posekit.data.ground_truth import load_ground_truth
+from posekit.data.predictions import load_predictions
+from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table, pckh, visibility_mask
 
 PROG = "posekit evaluate"
 #: Always reported besides --threshold: the table threshold and the Mean@0.1 column.
@@ -68,7 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "(required with --predictions; optional head sizes with --checkpoint)")
     parser.add_argument("--annotations", metavar="ANN", help="with --checkpoint: annotation file (.h5 / .json)")
     parser.add_argument("--images", metavar="DIR", help="with --checkpoint: image folder of ANN")
-    parser.add_argument("--no-flip", action="store_true", help="with --checkpoint: no flip testing")
+    flip = parser.add_mutually_exclusive_group()
+    flip.add_argument("--flip", dest="flip", action="store_true", default=None,
+                      help="with --checkpoint: flip testing on (default: the checkpoint's setting)")
+    flip.add_argument("--no-flip", dest="flip", action="store_false", help="with --checkpoint: flip testing off")
+    parser.add_argument("--keypoints", default=None,
+                        help="keypoint set of ANN / GT / PRED (default: the checkpoint's, or mpii for prediction files)")
     parser.add_argument("--save-predictions", metavar="PRED",
                         help="with --checkpoint: write the predictions (.npy (16, 2, N), .mat or .json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             result = _evaluate_checkpoint(args)
         else:
             result = _evaluate_file(args)
-    except (FileNotFoundError, KeyError, ValueError, OSError) as e:
+    except (FileNotFoundError, KeyError, ValueError, OSError, RuntimeError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
@@ -139,16 +141,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate_checkpoint(args: argparse.Namespace):
     """Run the checkpoint on ``--annotations`` and score it (optionally saving the predictions)."""
-    from posekit.evaluation.predictions import save_predictions
-    from posekit.evaluation.runner import evaluate_checkpoint
+    from posekit.data.predictions import save_predictions
+    from posekit.pipelines.evaluate import evaluate_checkpoint
 
     if args.scales and min(args.scales) <= 0:
         raise ValueError(f"--scales must be positive, got {args.scales}")
     if not (args.annotations and args.images):
         raise ValueError("--checkpoint needs --annotations and --images")
-    result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=not args.no_flip,
+    result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=args.flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
-                                           visibility=args.visibility, scales=args.scales)
+                                           visibility=args.visibility, scales=args.scales, keypoints=args.keypoints)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -160,10 +162,13 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError("--predictions needs --ground-truth")
     if args.scales:
         raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
-    preds = load_predictions(args.predictions)
-    gt = load_ground_truth(args.ground_truth)
+    from posekit.keypoints import get_keypoint_set
+
+    keypoints = get_keypoint_set(args.keypoints or "mpii")
+    gt = load_ground_truth(args.ground_truth, keypoints)
+    preds = load_predictions(args.predictions, num_joints=len(gt.keypoints))
     if args.normalize_h5:
-        norm_src = load_h5_ground_truth(args.normalize_h5)
+        norm_src = load_ground_truth(args.normalize_h5, gt.keypoints)
         if norm_src.num_samples != gt.num_samples:
             raise ValueError(f"{args.normalize_h5} has {norm_src.num_samples} samples, "
                              f"{args.ground_truth} has {gt.num_samples}")
@@ -172,7 +177,7 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
                          f"{args.ground_truth} has {gt.num_samples}")
     return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold),
-                mask=visibility_mask(gt.visible, args.visibility))
+                mask=visibility_mask(gt.visible, args.visibility), keypoints=gt.keypoints)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

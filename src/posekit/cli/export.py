@@ -1,7 +1,8 @@
 """Export a checkpoint's network: ``posekit export --checkpoint CKPT --format onnx [--out FILE]``.
 
-The ONNX graph has a dynamic batch axis (input ``image`` (B, 3, S, S), output ``heatmaps``
-(B, stacks, J, S/4, S/4)); after writing it, the output of ONNX Runtime is compared with PyTorch's.
+The ONNX graph takes ``image`` (B, 3, S, S) RGB in [0, 1] with a dynamic batch axis and returns
+the network's outputs under their names (``heatmaps`` (B, stacks, K, S/4, S/4); a multi-task model
+also ``pafs`` / ``segmentation``); after writing it, ONNX Runtime's outputs are compared with PyTorch's.
 """
 
 from __future__ import annotations
@@ -19,19 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from posekit.config import config_from_dict
-    from posekit.models import build_model
     from posekit.models.export import check_onnx, export_onnx
-    from posekit.training.checkpoint import load_checkpoint
+    from posekit.models.registry import load_model
 
-    ckpt = load_checkpoint(args.checkpoint)
-    cfg = config_from_dict(ckpt["config"], where=str(args.checkpoint))
-    model = build_model(cfg.model, len(ckpt["joint_ids"]))
-    model.load_state_dict(ckpt["model"])
+    model = load_model(args.checkpoint)
+    size = model.artifact.input["size"]
     out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".onnx")
-    export_onnx(model, out, cfg.data.input_size, opset=args.opset)
-    print(f"wrote {out}")
+    export_onnx(model, out, size, opset=args.opset)
+    print(f"wrote {out} ({model.artifact.summary()})")
     if not args.no_check:
-        diff = check_onnx(model, out, cfg.data.input_size)
+        diff = check_onnx(model, out, size)
         print(f"onnxruntime vs torch: max abs difference {diff:.2e} at batch 1 and 3")
     return 0

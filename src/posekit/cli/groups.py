@@ -4,10 +4,11 @@ Usage::
 
     posekit groups --annotations ../shared/data/mpii/valid.h5 --k 5 [--plot mi.png] [--json]
 
-Reads an annotation file (``.h5`` / ``.json``), normalises every pose into a 16 x 16 lattice over its
+Reads an annotation file (``.h5`` / ``.json``; ``--keypoints`` names its keypoint set, MPII by
+default), normalises every pose into a 16 x 16 lattice over its
 person box, computes the mutual information between the locations of every pair of joints
 (Tang & Wu 2019, eq. 1), removes the diagonal, scales it to [0, 1] and splits the joints into K
-groups by spectral clustering (:mod:`posekit.analysis.grouping`). Prints one line per group with
+groups by spectral clustering (:mod:`posekit.data.grouping`). Prints one line per group with
 the joint names; ``--json`` prints exactly one JSON object instead::
 
     {"groups": [["r_ankle", ...], ...], "mutual_information": [[...16...], ...16 rows...]}
@@ -21,19 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from posekit.analysis.grouping import (
-    DEFAULT_BINS,
-    group_names,
-    joint_mutual_information,
-    normalised_affinity,
-    plot_mutual_information,
-    spectral_groups,
-)
+from posekit.data.grouping import DEFAULT_BINS, joint_mutual_information, normalised_affinity, spectral_groups
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``groups`` options to ``p``."""
     p.add_argument("--annotations", required=True, metavar="FILE", help="annotation file (.h5 or .json)")
+    p.add_argument("--keypoints", default="mpii", help="keypoint set of the annotations (default: mpii)")
     p.add_argument("--k", type=int, default=5, help="number of groups (default: 5)")
     p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="lattice side (default: 16, the paper's)")
     p.add_argument("--random-state", type=int, default=0, help="seed of the spectral clustering (default: 0)")
@@ -49,13 +44,18 @@ def run(args: argparse.Namespace) -> int:
         FileNotFoundError, AnnotationError (unreadable annotations), ValueError (bad --k / --bins).
     """
     from posekit.data.annotations import load_annotations
+    from posekit.keypoints import get_keypoint_set
 
-    ann = load_annotations(args.annotations)
+    keypoints = get_keypoint_set(args.keypoints)
+    ann = load_annotations(args.annotations, num_joints=len(keypoints))
     affinity = normalised_affinity(joint_mutual_information(ann, args.bins))
     groups = spectral_groups(affinity, args.k, random_state=args.random_state)
-    names = group_names(groups)
+    names = [[keypoints.names[j] for j in g] for g in groups]
     if args.plot:
-        plot_mutual_information(affinity, args.plot, title=f"normalised mutual information ({len(ann)} people)")
+        from posekit.viz.plots import plot_mutual_information
+
+        plot_mutual_information(affinity, args.plot, list(keypoints.names),
+                                title=f"normalised mutual information ({len(ann)} people)")
     if args.json:
         print(json.dumps({"groups": names, "mutual_information": affinity.tolist()}))
     else:

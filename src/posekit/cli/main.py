@@ -9,9 +9,10 @@ from posekit import __version__
 
 COMMANDS = {
     "quickstart": ("posekit.cli.quickstart", "generate synthetic people, train, evaluate, plot and predict"),
-    "train": ("posekit.cli.train", "train a model from a YAML config"),
+    "train": ("posekit.cli.train", "train a model from a YAML config or a packaged config name"),
+    "configs": ("posekit.cli.configs", "list the packaged configs, or print one"),
     "evaluate": ("posekit.cli.evaluate", "official MPII PCKh of a prediction file or a checkpoint"),
-    "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images"),
+    "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images and folders"),
     "synth": ("posekit.cli.synth", "write the built-in synthetic people dataset"),
     "export": ("posekit.cli.export", "export a checkpoint's network to ONNX (checked with onnxruntime)"),
     "transfer": ("posekit.cli.transfer", "KPTransfer: S1 network, then transfer / frozen / random on S2"),
@@ -19,6 +20,7 @@ COMMANDS = {
     "gui": ("posekit.cli.gui", "local web page: predictions, heat maps and PCKh colouring on one image"),
     "report": ("posekit.cli.report", "markdown + HTML report of runs: config, PCKh per joint, curves, examples"),
     "reproduce": ("posekit.cli.reproduce", "list / run the configs behind each paper table (--dry-run: time estimate)"),
+    "models": ("posekit.cli.models", "list the registered model architectures"),
 }
 
 

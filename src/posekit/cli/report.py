@@ -1,7 +1,8 @@
 """Markdown + HTML report of training runs: ``posekit report RUN_DIR... [--out DIR]``.
 
 Config summary, per-joint PCKh@0.5, loss and PCKh curves of all runs on one figure, example
-predictions with ground-truth colouring (when the val data is on disk) and MI figures.
+predictions with ground-truth colouring (when the val data is on disk) and MI figures
+(:mod:`posekit.pipelines.report`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from posekit.analysis.report import write_report
+    from posekit.pipelines.report import write_report
 
     out = args.out or (str(Path(args.runs[0]) / "report") if len(args.runs) == 1 else "report")
     paths = write_report(args.runs, out, examples=args.examples)

@@ -15,15 +15,14 @@ import argparse
 import json
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "kptransfer" / "quickstart_d.yaml"
+DEFAULT_CONFIG = "kptransfer/quickstart_d"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=("a", "b", "c", "d"), help="joint split (a)-(d) (default: the config's)")
     p.add_argument("--s1", nargs="+", metavar="JOINT", help="S1 joints or subset names (replaces the split's S1)")
     p.add_argument("--s2", nargs="+", metavar="JOINT", help="S2 joints or subset names (replaces the split's S2)")
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"experiment YAML (default: {DEFAULT_CONFIG})")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file or packaged name (default: {DEFAULT_CONFIG})")
     p.add_argument("--out", help="output folder (default: runs/kptransfer_SPLIT)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set train.epochs=3 (repeatable)")
@@ -33,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from posekit.config import load_config
-    from posekit.training.transfer import resolve_split, run_kptransfer
+    from posekit.pipelines.kptransfer import run_kptransfer
+    from posekit.training.transfer import resolve_split
 
     cfg = load_config(args.config, args.overrides)
     if args.split:

@@ -1,4 +1,5 @@
-"""Data: annotation files, crop geometry and augmentation, heat-map targets, the PyTorch dataset."""
+"""Data: annotation files, ground truth and prediction files, crop geometry and augmentation,
+heat-map targets, the PyTorch datasets and the built-in synthetic people."""
 
 from posekit.data.annotations import (
     AnnotationError,
@@ -10,59 +11,15 @@ from posekit.data.annotations import (
     unannotated_mask,
     write_json_annotations,
 )
-from posekit.data.dataset import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    DataError,
-    PoseDataset,
-    denormalize_image,
-    load_image,
-    normalize_image,
-)
-from posekit.data.multitask import MixedDataset, MultiTaskDataset
-from posekit.data.paf import paf_targets
-from posekit.data.pascal_parts import (
-    IGNORE_INDEX,
-    PART_CLASS_NAMES,
-    PASCAL_PART_TO_CLASS,
-    load_part_labels,
-    pascal_person_part_annotations,
-    pascal_person_part_folders,
-)
+from posekit.data.dataset import DataError, PoseDataset, image_to_tensor, load_image, tensor_to_image
+from posekit.data.ground_truth import GroundTruth, load_ground_truth, load_mpii_ground_truth
+from posekit.data.predictions import load_predictions, save_predictions
 from posekit.data.targets import HeatmapCodec, decode_heatmaps
-from posekit.data.transforms import (
-    AugParams,
-    affine_points,
-    apply_color_jitter,
-    box_mask,
-    compose_affine,
-    crop_image,
-    flip_heatmaps,
-    flip_image,
-    flip_joint_axis,
-    flip_keypoints,
-    get_affine_transform,
-    hflip_affine,
-    invert_affine,
-    sample_augmentation,
-    seed002_affine,
-    seed002_box,
-    seed002_content_box,
-)
 
 __all__ = [
-    "MixedDataset",
-    "MultiTaskDataset",
-    "paf_targets",
     "AnnotationError", "PoseAnnotations", "check_num_joints", "load_annotations", "read_mpii_h5",
     "read_mpii_json", "unannotated_mask", "write_json_annotations",
-    "IMAGENET_MEAN", "IMAGENET_STD", "DataError", "PoseDataset", "denormalize_image", "load_image",
-    "normalize_image",
-    "IGNORE_INDEX", "PART_CLASS_NAMES", "PASCAL_PART_TO_CLASS", "load_part_labels",
-    "pascal_person_part_annotations", "pascal_person_part_folders",
+    "DataError", "PoseDataset", "image_to_tensor", "load_image", "tensor_to_image",
+    "GroundTruth", "load_ground_truth", "load_mpii_ground_truth", "load_predictions", "save_predictions",
     "HeatmapCodec", "decode_heatmaps",
-    "AugParams", "affine_points", "apply_color_jitter", "box_mask", "compose_affine", "crop_image",
-    "flip_heatmaps", "flip_image", "flip_joint_axis", "flip_keypoints", "get_affine_transform",
-    "hflip_affine", "invert_affine", "sample_augmentation", "seed002_affine", "seed002_box",
-    "seed002_content_box",
 ]

@@ -1,4 +1,4 @@
-"""Reading, validating and writing single-person pose annotations (MPII layouts).
+"""Reading, validating and writing single-person pose annotations (MPII layouts, any keypoint set).
 
 Two on-disk layouts are supported, both with one entry per *person sample* and all coordinates
 in **original image pixels** (x to the right, y down, integer coordinate = pixel centre):
@@ -23,6 +23,7 @@ the sample index (where one is at fault) and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from posekit.joints import NUM_JOINTS
 
 __all__ = [
     "AnnotationError",
@@ -125,6 +125,12 @@ class PoseAnnotations:
     def num_joints(self) -> int:
         """J, the number of joints per sample."""
         return self.joints.shape[1]
+
+    def select_joints(self, ids: Any) -> PoseAnnotations:
+        """A copy with only the joints ``ids`` (in that order), e.g. a model's channel keypoints."""
+        ids = list(ids)
+        return dataclasses.replace(self, joints=self.joints[:, ids].copy(), visible=self.visible[:, ids].copy(),
+                                   annotated=self.annotated[:, ids].copy())
 
     def subset(self, idx: Any) -> PoseAnnotations:
         """The samples selected by ``idx`` (int array, bool mask of length N, slice or list), as a copy."""
@@ -244,7 +250,7 @@ def _require_file(path: Path) -> None:
 # HDF5 (Newell et al. 2016)
 
 
-def read_mpii_h5(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
     """Read the Newell/princeton HDF5 annotation layout (e.g. ``valid.h5``).
 
     Required datasets: ``imgname`` (N,) bytes, ``center`` (N, 2), ``scale`` (N,), ``part`` (N, J, 2).
@@ -253,7 +259,7 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseA
 
     Args:
         path: the ``.h5`` file.
-        num_joints: expected J (default 16, MPII); None accepts any J.
+        num_joints: expected J (e.g. ``len(posekit.keypoints.MPII)``); None accepts any J.
 
     Returns:
         :class:`PoseAnnotations` in original image pixels; ``headboxes`` and ``part_label_files`` are None.
@@ -328,7 +334,7 @@ def _as_array(source: str, i: int, field: str, value: Any, shape: tuple[int, ...
     return arr
 
 
-def read_mpii_json(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
     """Read the HRNet / mmpose json layout: a list of per-sample objects.
 
     Each object needs ``image`` (str), ``center`` ([x, y]), ``scale`` (float) and ``joints`` (J x 2);
@@ -341,7 +347,7 @@ def read_mpii_json(path: str | Path, num_joints: int | None = NUM_JOINTS) -> Pos
 
     Args:
         path: the ``.json`` file.
-        num_joints: expected J (default 16, MPII); None accepts any J that is the same for all samples.
+        num_joints: expected J; None accepts any J that is the same for all samples.
 
     Returns:
         :class:`PoseAnnotations` in original image pixels.
@@ -434,7 +440,7 @@ def read_mpii_json(path: str | Path, num_joints: int | None = NUM_JOINTS) -> Pos
     )
 
 
-def load_annotations(path: str | Path, num_joints: int | None = NUM_JOINTS) -> PoseAnnotations:
+def load_annotations(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
     """Read an annotation file, choosing the reader by suffix (``.h5``/``.hdf5`` or ``.json``).
 
     Raises:

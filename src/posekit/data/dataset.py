@@ -5,8 +5,11 @@ the ``scale * 200 * scale_factor`` px box around the person centre (or the seed-
 :func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
 al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
 
-Image normalisation: RGB in [0, 1], then per channel ``(x - IMAGENET_MEAN) / IMAGENET_STD``
-(the ImageNet statistics used by torchvision backbones, HRNet and mmpose).
+Images are handed to the network as RGB in [0, 1] (:func:`image_to_tensor`); every posekit network
+applies its own mean / standard-deviation normalisation (:mod:`posekit.models.layers`).
+
+Joints follow the dataset's keypoint set (``cfg.keypoints``, :mod:`posekit.keypoints`); ``joint_ids``
+selects the ones the model predicts, in channel order.
 """
 
 from __future__ import annotations
@@ -26,36 +29,28 @@ from posekit.config import DataConfig
 from posekit.data.annotations import PoseAnnotations, check_num_joints, load_annotations
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import (
+    CROP_MODES,
     AugParams,
     affine_points,
     apply_color_jitter,
     compose_affine,
     crop_image,
-    get_affine_transform,
     hflip_affine,
+    person_crop,
     sample_augmentation,
-    seed002_box,
-    seed002_content_box,
 )
-from posekit.joints import NUM_JOINTS, flip_permutation, resolve_joints
+from posekit.keypoints import KeypointSet, get_keypoint_set
 
 __all__ = [
     "DataError",
     "PoseDataset",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "load_image",
-    "normalize_image",
-    "denormalize_image",
+    "image_to_tensor",
+    "tensor_to_image",
 ]
 
 log = logging.getLogger(__name__)
 
-#: ImageNet RGB channel mean and standard deviation, for images scaled to [0, 1].
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-CROP_MODES = ("center_scale", "seed002")
 ERROR_MODES = ("raise", "skip")
 
 
@@ -81,24 +76,16 @@ def load_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def normalize_image(image: np.ndarray) -> torch.Tensor:
-    """Network input from an RGB crop.
-
-    Args:
-        image: (H, W, 3) RGB, uint8 or float with values in [0, 255].
-
-    Returns:
-        (3, H, W) float32 tensor ``(image / 255 - IMAGENET_MEAN) / IMAGENET_STD``.
-    """
-    x = image.astype(np.float32) / 255.0
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """Network input from an RGB crop: ``(H, W, 3)`` uint8 (or float in [0, 255]) -> ``(3, H, W)``
+    float32 tensor ``image / 255`` in [0, 1]."""
+    x = image.astype(np.float32) * np.float32(1.0 / 255.0)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
-def denormalize_image(tensor: torch.Tensor) -> np.ndarray:
-    """Inverse of :func:`normalize_image`: (3, H, W) tensor -> (H, W, 3) uint8 RGB (for display)."""
-    x = tensor.detach().cpu().float().numpy().transpose(1, 2, 0)
-    x = (x * IMAGENET_STD + IMAGENET_MEAN) * 255.0
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """Inverse of :func:`image_to_tensor`: (3, H, W) tensor -> (H, W, 3) uint8 RGB (for display)."""
+    x = tensor.detach().cpu().float().numpy().transpose(1, 2, 0) * 255.0
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -110,26 +97,28 @@ class PoseDataset(Dataset):
         image_dir: folder the annotation image names are relative to.
         cfg: crop, heat-map, joint-subset, error and augmentation settings.
         train: apply augmentation from ``cfg.augment`` (when ``cfg.augment.enabled``).
-        joint_ids: dataset joint ids of the target channels, in channel order; default
-            ``resolve_joints(cfg.joints)``.
+        joint_ids: keypoint ids of the target channels, in channel order; default
+            ``keypoints.resolve(cfg.joints)``.
         seed: base seed of the per-sample augmentation RNG (attribute ``seed``).
+        keypoints: the annotations' keypoint set (default: ``cfg.keypoints``). Attribute
+            ``channel_keypoints`` is its subset ``joint_ids``: the keypoints of the target channels.
 
     Each item is a dict (tensors unless noted; S = ``cfg.input_size``, h = ``cfg.heatmap_size``,
     J' = ``len(joint_ids)``):
 
-    * ``image`` (3, S, S) float32: RGB crop, ImageNet-normalised (see :func:`normalize_image`).
+    * ``image`` (3, S, S) float32: RGB crop in [0, 1] (see :func:`image_to_tensor`).
     * ``heatmaps`` (J', h, h) float32, ``target_weight`` (J',) float32: targets of
       :class:`~posekit.data.targets.HeatmapCodec`; weight 1 for annotated joints (visible or
       occluded), 0 for unannotated joints and joints whose Gaussian is outside the heat map.
-    * ``joints`` (16, 2) float32 original px, ``annotated`` (16,) bool, ``visible`` (16,) float32:
-      the annotation as stored (never flipped or subset).
+    * ``joints`` (K, 2) float32 original px, ``annotated`` (K,) bool, ``visible`` (K,) float32:
+      the annotation as stored (all K keypoints of the set, never flipped or subset).
     * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
       (after the seed-002 conversion and times the augmentation scale factor); the box side is
       ``scale * 200 * cfg.scale_factor`` px (``scale * 200`` for seed-002).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
-      shows original joint ``joint_ids[flip_permutation(joint_ids)[k]]`` (its left/right partner).
+      shows original joint ``joint_ids[channel_keypoints.flip_permutation()[k]]`` (its left/right partner).
     * ``index`` (int): the sample index actually returned.
 
     Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])``, so a sample is the
@@ -142,7 +131,7 @@ class PoseDataset(Dataset):
     is then the replacement's. A bad label is never returned.
 
     Raises (construction):
-        FileNotFoundError, AnnotationError: unreadable annotations, or not 16 joints per sample.
+        FileNotFoundError, AnnotationError: unreadable annotations, or not one joint per keypoint of the set.
         ValueError: unknown ``cfg.crop`` / ``cfg.on_error``, invalid ``joint_ids``, or a
             flip-augmented joint subset that lacks a left/right partner.
     """
@@ -155,24 +144,28 @@ class PoseDataset(Dataset):
         train: bool,
         joint_ids: Sequence[int] | None = None,
         seed: int = 0,
+        keypoints: KeypointSet | None = None,
     ):
         if cfg.crop not in CROP_MODES:
             raise ValueError(f"data.crop must be one of {CROP_MODES}, got {cfg.crop!r}")
         if cfg.on_error not in ERROR_MODES:
             raise ValueError(f"data.on_error must be one of {ERROR_MODES}, got {cfg.on_error!r}")
+        self.keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
         if not isinstance(annotations, PoseAnnotations):
             annotations = load_annotations(annotations, num_joints=None)
-        check_num_joints(annotations, NUM_JOINTS)
+        check_num_joints(annotations, len(self.keypoints))
         self.annotations = annotations
         self.image_dir = Path(image_dir)
         self.cfg = cfg
         self.train = bool(train)
+        k = len(self.keypoints)
         if joint_ids is None:
-            self.joint_ids = resolve_joints(cfg.joints)
+            self.joint_ids = self.keypoints.resolve(cfg.joints)
         else:
             self.joint_ids = tuple(int(j) for j in joint_ids)
-            if len(set(self.joint_ids)) != len(self.joint_ids) or not all(0 <= j < NUM_JOINTS for j in self.joint_ids):
-                raise ValueError(f"joint_ids must be distinct ids in 0..{NUM_JOINTS - 1}, got {list(joint_ids)}")
+            if len(set(self.joint_ids)) != len(self.joint_ids) or not all(0 <= j < k for j in self.joint_ids):
+                raise ValueError(f"joint_ids must be distinct ids in 0..{k - 1}, got {list(joint_ids)}")
+        self.channel_keypoints = self.keypoints.subset(self.joint_ids)
         self.codec = HeatmapCodec(cfg.input_size, cfg.heatmap_size, cfg.sigma)
         self.seed = int(seed)
         self.epoch = 0
@@ -180,7 +173,7 @@ class PoseDataset(Dataset):
         self._flip_perm: list[int] | None = None
         if self.augment and cfg.augment.flip:
             try:
-                self._flip_perm = flip_permutation(self.joint_ids)
+                self._flip_perm = self.channel_keypoints.flip_permutation()
             except ValueError as e:
                 raise ValueError(f"{e}; flip augmentation needs both sides (set data.augment.flip=false)") from None
         self._skipped = multiprocessing.Value("q", 0)
@@ -195,6 +188,7 @@ class PoseDataset(Dataset):
         train: bool | None = None,
         joint_ids: Sequence[int] | None = None,
         seed: int = 0,
+        keypoints: KeypointSet | None = None,
     ) -> PoseDataset:
         """The ``"train"`` split (``cfg.annotations``, ``cfg.image_dir``, augmented) or the ``"val"``
         split (``cfg.val_annotations``, ``cfg.val_image_dir`` or else ``cfg.image_dir``, not augmented).
@@ -215,7 +209,7 @@ class PoseDataset(Dataset):
             raise ValueError(f"{key} is empty: set the annotation file of the {split} split")
         if train is None:
             train = split == "train"
-        return cls(ann, img_dir, cfg, train=train, joint_ids=joint_ids, seed=seed)
+        return cls(ann, img_dir, cfg, train=train, joint_ids=joint_ids, seed=seed, keypoints=keypoints)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -296,16 +290,9 @@ class PoseDataset(Dataset):
         ann, cfg, size = self.annotations, self.cfg, self.cfg.input_size
         image = self._read_image(index)
 
-        center, scale = ann.centers[index], float(ann.scales[index])
-        keep_box, scale_factor = None, cfg.scale_factor
-        if cfg.crop == "seed002":
-            keep_box = seed002_content_box(center, scale)
-            center, scale = seed002_box(center, scale)
-            scale_factor = 1.0
-
         aug = sample_augmentation(cfg.augment, self.rng(index)) if self.augment else AugParams()
-        scale = scale * aug.scale_mult
-        affine = get_affine_transform(center, scale, aug.rot_deg, size, scale_factor=scale_factor)
+        affine, keep_box, center, scale = person_crop(ann.centers[index], float(ann.scales[index]), size, cfg.crop,
+                                                      cfg.scale_factor, aug.rot_deg, aug.scale_mult)
         if aug.flip:
             affine = compose_affine(hflip_affine(size), affine)
 
@@ -321,7 +308,7 @@ class PoseDataset(Dataset):
         heatmaps, target_weight = self.codec.encode(keypoints, weights)
 
         sample = {
-            "image": normalize_image(crop),
+            "image": image_to_tensor(crop),
             "heatmaps": torch.from_numpy(heatmaps),
             "target_weight": torch.from_numpy(target_weight),
             "joints": torch.from_numpy(ann.joints[index].astype(np.float32)),

@@ -1,4 +1,4 @@
-"""Samples for multi-task pose + part segmentation (issue 5): heat maps, PAFs and part labels.
+"""Samples for multi-task pose + part segmentation: heat maps, PAFs and part labels.
 
 :class:`MultiTaskDataset` is a :class:`~posekit.data.dataset.PoseDataset` (same crop, augmentation,
 heat maps and error handling) whose items also carry
@@ -32,21 +32,20 @@ from posekit.data.annotations import PoseAnnotations
 from posekit.data.dataset import DataError, PoseDataset
 from posekit.data.paf import paf_targets
 from posekit.data.pascal_parts import IGNORE_INDEX, load_part_labels
-from posekit.joints import SKELETON
+from posekit.keypoints import KeypointSet
 
 __all__ = ["MixedDataset", "MultiTaskDataset", "channel_limbs"]
 
 
-def channel_limbs(joint_ids: Sequence[int], limbs: Sequence[tuple[int, int]] = SKELETON) -> tuple[tuple[int, int], ...]:
-    """The limbs whose two joints are both in ``joint_ids``, as target-channel indices.
+def channel_limbs(keypoints: KeypointSet) -> tuple[tuple[int, int], ...]:
+    """The skeleton limbs of the target channels' keypoints, as channel-index pairs.
 
     Raises:
-        ValueError: no limb survives (PAFs need at least one).
+        ValueError: the set has no limb (PAFs need at least one).
     """
-    pos = {j: k for k, j in enumerate(joint_ids)}
-    out = tuple((pos[a], pos[b]) for a, b in limbs if a in pos and b in pos)
+    out = keypoints.limbs()
     if not out:
-        raise ValueError(f"no limb of {list(limbs)} has both joints in {list(joint_ids)}")
+        raise ValueError(f"keypoints {list(keypoints.names)} have no skeleton limb: PAFs need at least one")
     return out
 
 
@@ -54,13 +53,14 @@ class MultiTaskDataset(PoseDataset):
     """Pose samples with PAF targets and part segmentation labels.
 
     Args:
-        annotations, image_dir, cfg, train, joint_ids, seed: as :class:`PoseDataset`
+        annotations, image_dir, cfg, train, joint_ids, seed, keypoints: as :class:`PoseDataset`
             (``cfg.crop`` must be ``"center_scale"``).
         parts_dir: folder of the part label maps (PNG of class ids, or PASCAL-Part ``.mat``), or
             None: no segmentation labels.
         paf_width: PAF band half-width, heat-map pixels.
-        limbs: joint-id pairs with one PAF each (default :data:`posekit.joints.SKELETON`); only
-            limbs with both joints in ``joint_ids`` are kept (:attr:`limbs`, channel indices).
+
+    The limbs with one PAF each are the skeleton limbs of the target channels' keypoints
+    (:attr:`limbs`, channel-index pairs, :func:`channel_limbs`).
 
     Items: everything :class:`PoseDataset` returns plus ``pafs`` ``(2L, h, h)`` float32,
     ``paf_weight`` ``(L,)`` float32, ``segmentation`` ``(S, S)`` uint8 class ids in crop pixels
@@ -75,14 +75,13 @@ class MultiTaskDataset(PoseDataset):
 
     def __init__(self, annotations: PoseAnnotations | str | Path, image_dir: str | Path, cfg: DataConfig,
                  train: bool, parts_dir: str | Path | None = None, paf_width: float = 1.0,
-                 limbs: Sequence[tuple[int, int]] = SKELETON, joint_ids: Sequence[int] | None = None,
-                 seed: int = 0):
+                 joint_ids: Sequence[int] | None = None, seed: int = 0, keypoints: KeypointSet | None = None):
         if cfg.crop != "center_scale":
             raise ValueError(f"multi-task samples need data.crop 'center_scale', got {cfg.crop!r}")
-        super().__init__(annotations, image_dir, cfg, train, joint_ids=joint_ids, seed=seed)
+        super().__init__(annotations, image_dir, cfg, train, joint_ids=joint_ids, seed=seed, keypoints=keypoints)
         self.parts_dir = Path(parts_dir) if parts_dir else None
         self.paf_width = float(paf_width)
-        self.limbs = channel_limbs(self.joint_ids, limbs)
+        self.limbs = channel_limbs(self.channel_keypoints)
 
     def part_label_path(self, index: int) -> Path | None:
         """Path of sample ``index``'s part label map, or None without ``parts_dir``."""

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from posekit.joints import SKELETON
+from posekit.keypoints import MPII
 
 __all__ = ["paf_targets"]
 
@@ -33,7 +33,7 @@ MIN_LIMB_LENGTH = 1e-6
 
 def paf_targets(joints: np.ndarray | Sequence[np.ndarray], size: tuple[int, int], width: float = 1.0,
                 annotated: np.ndarray | Sequence[np.ndarray] | None = None,
-                limbs: Sequence[tuple[int, int]] = SKELETON) -> tuple[np.ndarray, np.ndarray]:
+                limbs: Sequence[tuple[int, int]] = MPII.limbs()) -> tuple[np.ndarray, np.ndarray]:
     """PAF targets for one image with one or several persons.
 
     Args:
@@ -44,8 +44,8 @@ def paf_targets(joints: np.ndarray | Sequence[np.ndarray], size: tuple[int, int]
         annotated: ``(J,)`` / ``(P, J)`` booleans (or 0/1), True where a joint is annotated;
             default: every joint with finite coordinates. Joint visibility is a separate matter:
             an annotated occluded joint still defines its limbs.
-        limbs: joint pairs ``(a, b)``, the vector pointing from a to b; default
-            :data:`posekit.joints.SKELETON`.
+        limbs: joint pairs ``(a, b)``, the vector pointing from a to b; default the MPII skeleton
+            (:meth:`posekit.keypoints.KeypointSet.limbs`).
 
     Returns:
         pafs: ``(2 * L, h, w)`` float32; channels ``2l`` and ``2l + 1`` are the x and y components

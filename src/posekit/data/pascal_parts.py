@@ -42,7 +42,6 @@ import cv2
 import numpy as np
 
 from posekit.data.annotations import PoseAnnotations
-from posekit.joints import NUM_JOINTS
 
 __all__ = [
     "IGNORE_INDEX",
@@ -263,14 +262,15 @@ def _read_ids(list_file: Path) -> list[str]:
 
 
 def pascal_person_part_annotations(root: str | Path, split: str = "train",
-                                   label_source: str = "png") -> PoseAnnotations:
+                                   label_source: str = "png", num_joints: int = 16) -> PoseAnnotations:
     """One sample per image of a PASCAL-Person-Part split (see the module docstring for the layout).
 
     Every label map is read once, to place the person box: ``centers`` is the centre of the
     bounding box of the labelled foreground pixels (ids 1..6; background and void excluded), and
     ``scales`` its longer side / 200 (``box side = scale * 200`` px, pixel-centre convention: pixels
     x0..x1 span x1 - x0 + 1 px around (x0 + x1) / 2); an image without foreground gets the whole
-    image. The dataset has no joints: ``joints`` and ``visible`` are zeros ``(N, 16, 2)`` / ``(N, 16)``,
+    image. The dataset has no joints: ``joints`` and ``visible`` are zeros ``(N, num_joints, 2)`` /
+``(N, num_joints)`` (``num_joints``: the keypoint set of the data it is mixed with),
     ``annotated`` is all False, ``head_sizes`` and ``headboxes`` are None. Image files are not opened.
 
     Args:
@@ -311,8 +311,8 @@ def pascal_person_part_annotations(root: str | Path, split: str = "train",
         image_names=[f"{image_id}.jpg" for image_id in ids],
         centers=centers,
         scales=scales,
-        joints=np.zeros((n, NUM_JOINTS, 2)),
-        visible=np.zeros((n, NUM_JOINTS)),
-        annotated=np.zeros((n, NUM_JOINTS), bool),
+        joints=np.zeros((n, num_joints, 2)),
+        visible=np.zeros((n, num_joints)),
+        annotated=np.zeros((n, num_joints), bool),
         part_label_files=label_files,
     )

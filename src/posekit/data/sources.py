@@ -1,8 +1,9 @@
 """Resolve a :class:`posekit.config.DataConfig` to annotation files and image folders.
 
-``dataset: mpii`` uses the paths as given (the real layout: an image folder plus one annotation
+``dataset: files`` uses the paths as given (the real layout: an image folder plus one annotation
 file per split, ``.h5`` or ``.json``). ``dataset: synthetic`` first generates the built-in synthetic
-people into ``root`` (cached: an existing dataset with the same parameters is reused).
+people into ``root`` in the config's keypoint set (cached: an existing dataset with the same
+parameters is reused).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-DATASETS = ("synthetic", "mpii")
+DATASETS = ("synthetic", "files")
 
 
 def prepare_data(cfg):
@@ -18,23 +19,24 @@ def prepare_data(cfg):
 
     Raises:
         ValueError: unknown ``cfg.dataset``.
-        FileNotFoundError: an ``mpii`` annotation file or image folder is missing (named in the message).
+        FileNotFoundError: an annotation file or image folder is missing (named in the message).
     """
     if cfg.dataset == "synthetic":
         from posekit.data.synthetic import generate_synthetic
 
         root = Path(cfg.root)
         generate_synthetic(root, cfg.synthetic_train, cfg.synthetic_val, image_size=cfg.synthetic_image_size,
-                           seed=cfg.synthetic_seed, render_options=cfg.synthetic_options or None)
+                           seed=cfg.synthetic_seed, render_options=cfg.synthetic_options or None,
+                           keypoints=cfg.keypoints)
         return dataclasses.replace(
             cfg, annotations=str(root / "train" / "annotations.json"), image_dir=str(root / "train" / "images"),
             val_annotations=str(root / "val" / "annotations.json"), val_image_dir=str(root / "val" / "images"),
             parts_dir=cfg.parts_dir or str(root / "train" / "parts"),
             val_parts_dir=cfg.val_parts_dir or str(root / "val" / "parts"))
-    if cfg.dataset == "mpii":
+    if cfg.dataset == "files":
         for key in ("annotations", "image_dir"):
             if not getattr(cfg, key):
-                raise ValueError(f"data.{key} must be set for dataset 'mpii'")
+                raise ValueError(f"data.{key} must be set for dataset 'files'")
         val_image_dir = cfg.val_image_dir or cfg.image_dir
         for key, value in (("annotations", cfg.annotations), ("image_dir", cfg.image_dir),
                            ("val_annotations", cfg.val_annotations), ("val_image_dir", val_image_dir)):

@@ -9,8 +9,11 @@ an occluder.
 
 Conventions
 -----------
-* Joints: the 16 MPII joints in the order of :mod:`posekit.joints`, (x, y) in **image pixels**,
-  0-based, pixel centres at integer coordinates (OpenCV's convention).
+* Joints: the renderer draws the 16 MPII joints (:data:`posekit.keypoints.MPII`, addressed by name);
+  :func:`generate_synthetic` writes them in any keypoint set, matched by name (a keypoint the figure
+  does not have, e.g. COCO's nose, eyes and ears, is written as unannotated: ``(-1, -1)`` with
+  ``joints_vis`` 0, so it is never trained on or scored). (x, y) in **image pixels**, 0-based, pixel
+  centres at integer coordinates (OpenCV's convention).
 * Left/right are anatomical (the person's left). A horizontally flipped figure has its coordinates
   mirrored *and* its left/right joint ids swapped, so the labels stay anatomically correct.
 * Colour cue for left/right: the person's left arm and leg are always dressed in a warm hue
@@ -53,7 +56,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from posekit.joints import FLIP_PAIRS, NUM_JOINTS
+from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 
 #: Bumped whenever the rendered output changes; part of the cache key in ``meta.json``.
 GENERATOR_VERSION = 1
@@ -64,13 +67,17 @@ PART_CLASSES: tuple[str, ...] = (
 )
 BACKGROUND, HEAD, TORSO, UPPER_ARM, LOWER_ARM, UPPER_LEG, LOWER_LEG = range(7)
 
+#: The renderer's joints: MPII names -> row of a pose (the pose bank's joint order).
+J = {name: i for i, name in enumerate(MPII.names)}
+NUM_RENDERED = len(MPII)
+
 #: Limbs drawn as capsules: (joint a, joint b, part class, side). Side is anatomical.
-LIMBS: tuple[tuple[int, int, int, str], ...] = (
-    (12, 11, UPPER_ARM, "r"), (11, 10, LOWER_ARM, "r"),
-    (13, 14, UPPER_ARM, "l"), (14, 15, LOWER_ARM, "l"),
-    (2, 1, UPPER_LEG, "r"), (1, 0, LOWER_LEG, "r"),
-    (3, 4, UPPER_LEG, "l"), (4, 5, LOWER_LEG, "l"),
-)
+LIMBS: tuple[tuple[int, int, int, str], ...] = tuple((J[a], J[b], cls, side) for a, b, cls, side in (
+    ("r_shoulder", "r_elbow", UPPER_ARM, "r"), ("r_elbow", "r_wrist", LOWER_ARM, "r"),
+    ("l_shoulder", "l_elbow", UPPER_ARM, "l"), ("l_elbow", "l_wrist", LOWER_ARM, "l"),
+    ("r_hip", "r_knee", UPPER_LEG, "r"), ("r_knee", "r_ankle", LOWER_LEG, "r"),
+    ("l_hip", "l_knee", UPPER_LEG, "l"), ("l_knee", "l_ankle", LOWER_LEG, "l"),
+))
 
 #: Hue ranges (degrees, OpenCV-independent 0-360 scale) of the clothing on each side.
 #: Left: warm (magenta-red through yellow, wrapping at 0); right: cool (cyan through blue).
@@ -90,9 +97,7 @@ _SKIN_TONES = np.array([
 _SHIFT = 4                # fixed-point bits for sub-pixel OpenCV drawing
 _SCALE = 1 << _SHIFT
 
-_MIRROR = np.arange(NUM_JOINTS)
-for _a, _b in FLIP_PAIRS:
-    _MIRROR[_a], _MIRROR[_b] = _b, _a
+_MIRROR = np.array(MPII.flip_permutation())
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,7 +359,7 @@ def _rotate(points: np.ndarray, angle_deg: float) -> np.ndarray:
 
 def _head_geometry(joints: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     """Head ellipse (centre, semi-axis along, semi-axis across, angle deg) from upper_neck/head_top."""
-    neck, top = joints[8], joints[9]
+    neck, top = joints[J["upper_neck"]], joints[J["head_top"]]
     d = top - neck
     length = max(float(np.hypot(*d)), 1.0)
     centre = (neck + top) / 2.0
@@ -417,7 +422,7 @@ def render_person(
             "arm_r", ...), ``occluder`` (bool); all lengths in image pixels.
     """
     S = int(image_size)
-    pose = np.asarray(pose, dtype=np.float64).reshape(NUM_JOINTS, 2).copy()
+    pose = np.asarray(pose, dtype=np.float64).reshape(NUM_RENDERED, 2).copy()
 
     # --- geometry: proportions jitter, flip, rotation, scale, position
     pose[:, 0] *= rng.uniform(0.9, 1.1)
@@ -459,7 +464,7 @@ def render_person(
         for a, b, cls, sd in LIMBS:
             if sd == side and cls in (UPPER_LEG, LOWER_LEG):
                 _shaded_capsule(img, lab, joints[a], joints[b], widths[cls], side_colour[side][cls], cls, light)
-        knee, ankle = (joints[4], joints[5]) if side == "l" else (joints[1], joints[0])
+        knee, ankle = joints[J[f"{side}_knee"]], joints[J[f"{side}_ankle"]]
         if pads:
             _capsule(img, None, knee, knee, widths[LOWER_LEG] * 0.6, (side_colour[side][LOWER_LEG] * 0.55).tolist())
         d = ankle - knee
@@ -474,7 +479,7 @@ def render_person(
                 if bare_arms and cls == LOWER_ARM:
                     c = skin
                 _shaded_capsule(img, lab, joints[a], joints[b], widths[cls], c, cls, light)
-        elbow, wrist = (joints[14], joints[15]) if side == "l" else (joints[11], joints[10])
+        elbow, wrist = joints[J[f"{side}_elbow"]], joints[J[f"{side}_wrist"]]
         if pads:
             _capsule(img, None, elbow, elbow, widths[LOWER_ARM] * 0.6, (side_colour[side][UPPER_ARM] * 0.55).tolist())
         d = wrist - elbow
@@ -483,19 +488,22 @@ def render_person(
         _capsule(img, lab, wrist, wrist + d * hand_r, hand_r * 2, skin.tolist(), LOWER_ARM)
 
     def draw_torso() -> None:
-        quad = joints[[12, 13, 3, 2]]
+        quad = joints[[J["r_shoulder"], J["l_shoulder"], J["l_hip"], J["r_hip"]]]
         hull = cv2.convexHull(quad.astype(np.float32)).reshape(-1, 2)
         _fill_poly(img, lab, hull, shirt.tolist(), TORSO)
         # a band of width _TORSO_WIDTH along thorax -> pelvis (square ends: nothing below the hips)
-        d = joints[6] - joints[7]
+        thorax, pelvis = joints[J["thorax"]], joints[J["pelvis"]]
+        d = pelvis - thorax
         n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6) * (_TORSO_WIDTH * unit / 2)
-        band = np.array([joints[7] + n, joints[6] + n, joints[6] - n, joints[7] - n])
+        band = np.array([thorax + n, pelvis + n, pelvis - n, thorax - n])
         _fill_poly(img, lab, band, shirt.tolist(), TORSO)
-        _capsule(img, lab, joints[12], joints[13], widths[UPPER_ARM] * 1.2, shirt.tolist(), TORSO)
-        _capsule(img, lab, joints[2], joints[3], widths[UPPER_LEG], shirt.tolist(), TORSO)
+        _capsule(img, lab, joints[J["r_shoulder"]], joints[J["l_shoulder"]], widths[UPPER_ARM] * 1.2,
+                 shirt.tolist(), TORSO)
+        _capsule(img, lab, joints[J["r_hip"]], joints[J["l_hip"]], widths[UPPER_LEG], shirt.tolist(), TORSO)
 
     def draw_head() -> None:
-        _capsule(img, lab, joints[7], joints[8], _NECK_WIDTH * unit, (skin * 0.9).tolist(), TORSO)
+        _capsule(img, lab, joints[J["thorax"]], joints[J["upper_neck"]], _NECK_WIDTH * unit, (skin * 0.9).tolist(),
+                 TORSO)
         centre, a, b, ang = _head_geometry(joints)
         _fill_poly(img, lab, _ellipse_poly(centre, a, b, ang), skin.tolist(), HEAD)
         if hair is not None:   # hair: the part of the ellipse towards head_top
@@ -510,8 +518,8 @@ def render_person(
     # together); in frontal views both arms are usually in front of it.
     front = "l" if rng.random() < 0.5 else "r"
     back = "r" if front == "l" else "l"
-    shoulder_span = float(np.hypot(*(joints[12] - joints[13])))
-    trunk = max(float(np.hypot(*(joints[7] - joints[6]))), 1e-6)
+    shoulder_span = float(np.hypot(*(joints[J["r_shoulder"]] - joints[J["l_shoulder"]])))
+    trunk = max(float(np.hypot(*(joints[J["thorax"]] - joints[J["pelvis"]]))), 1e-6)
     p_behind = 0.8 if shoulder_span < 0.5 * trunk else 0.1
     order = ["torso", f"leg_{back}", f"leg_{front}", "head", f"arm_{back}", f"arm_{front}"]
     if rng.random() < p_behind:
@@ -536,11 +544,11 @@ def render_person(
     scale = 1.1 * max(x2 - x1 + 1, y2 - y1 + 1) / 200.0
 
     # --- occluder
-    visible = np.ones(NUM_JOINTS, np.uint8)
+    visible = np.ones(NUM_RENDERED, np.uint8)
     has_occluder = bool(rng.random() < occluder_prob)
     if has_occluder:
         mask = np.zeros((S, S), np.uint8)
-        target = joints[rng.integers(NUM_JOINTS)] + rng.normal(scale=0.06 * unit, size=2)
+        target = joints[rng.integers(NUM_RENDERED)] + rng.normal(scale=0.06 * unit, size=2)
         w, h = unit * rng.uniform(0.06, 0.18, 2)
         ang = rng.uniform(0, 180)
         if rng.random() < 0.5:
@@ -606,8 +614,11 @@ _RENDER_OPTIONS = {"rotation", "occluder_prob", "clutter"}
 
 
 def _render_chunk(root: str, split: str, indices: list[int], image_size: int, seed: int,
-                  options: dict[str, Any]) -> list[dict]:
-    """Render and write samples ``indices`` of ``split``; returns their annotation records."""
+                  options: dict[str, Any], keypoints: dict | None = None) -> list[dict]:
+    """Render and write samples ``indices`` of ``split``; returns their annotation records with the
+    joints of ``keypoints`` (a :meth:`KeypointSet.to_dict`; None: MPII)."""
+    target = MPII if keypoints is None else KeypointSet.from_dict(keypoints)
+    rows_of = target.map_from(MPII)
     bank = load_pose_bank()
     rows = bank.indices(split)
     img_dir = Path(root) / split / "images"
@@ -625,8 +636,8 @@ def _render_chunk(root: str, split: str, indices: list[int], image_size: int, se
             "image": f"{name}.jpg",
             "center": [_r(meta["center"][0]), _r(meta["center"][1])],
             "scale": _r(meta["scale"], 4),
-            "joints": [[_r(x), _r(y)] for x, y in joints],
-            "joints_vis": [int(v) for v in vis],
+            "joints": [[_r(joints[r][0]), _r(joints[r][1])] if r is not None else [-1, -1] for r in rows_of],
+            "joints_vis": [int(vis[r]) if r is not None else 0 for r in rows_of],
             "headbox": [[_r(hb[0]), _r(hb[1])], [_r(hb[2]), _r(hb[3])]],
             "head_size": _r(meta["head_size"], 3),
             "parts": f"{name}.png",
@@ -636,7 +647,7 @@ def _render_chunk(root: str, split: str, indices: list[int], image_size: int, se
     return records
 
 
-def _meta_params(num_train: int, num_val: int, image_size: int, seed: int) -> dict:
+def _meta_params(num_train: int, num_val: int, image_size: int, seed: int, keypoints: KeypointSet) -> dict:
     return {
         "generator": "posekit.data.synthetic",
         "generator_version": GENERATOR_VERSION,
@@ -644,6 +655,7 @@ def _meta_params(num_train: int, num_val: int, image_size: int, seed: int) -> di
         "num_train": int(num_train),
         "num_val": int(num_val),
         "image_size": int(image_size),
+        "keypoints": {"name": keypoints.name, "names": list(keypoints.names)},
     }
 
 
@@ -665,6 +677,7 @@ def generate_synthetic(
     workers: int = 1,
     overwrite: bool = False,
     render_options: dict[str, Any] | None = None,
+    keypoints: KeypointSet | str = MPII,
 ) -> dict[str, Path]:
     """Generate (or reuse) the synthetic-people dataset on disk.
 
@@ -676,8 +689,9 @@ def generate_synthetic(
         root/{train,val}/annotations.json     list of records, mmpose/HRNet MPII layout
 
     Each record: ``image``, ``center`` [x, y], ``scale`` (person box = scale * 200 px, 1.1 x the
-    longer side of the person's pixel bounding box), ``joints`` 16 x [x, y] (image pixels, 0-based),
-    ``joints_vis`` 16 ints (0 = occluded), plus ``headbox`` [[x1, y1], [x2, y2]], ``head_size``
+    longer side of the person's pixel bounding box), ``joints`` K x [x, y] (image pixels, 0-based;
+    K keypoints of ``keypoints``, ``(-1, -1)`` for those the figure does not have), ``joints_vis``
+    K ints (0 = occluded or not present), plus ``headbox`` [[x1, y1], [x2, y2]], ``head_size``
     (0.6 x head-box diagonal, the MPII PCKh normaliser), ``parts`` (file name in the split's
     ``parts/`` folder), ``bank_index`` (pose-bank row) and ``flipped``.
 
@@ -697,6 +711,8 @@ def generate_synthetic(
         render_options: keyword arguments for :func:`render_person` that change the difficulty
             (``rotation``, ``occluder_prob``, ``clutter``); recorded in ``meta.json`` and part of
             the cache key. None: the defaults.
+        keypoints: the keypoint set of the written annotations (a :class:`KeypointSet` or a name
+            of :func:`posekit.keypoints.get_keypoint_set`); part of the cache key.
 
     Returns:
         Paths: ``root``, ``meta``, and for each split ``{split}_annotations``, ``{split}_images``,
@@ -708,7 +724,8 @@ def generate_synthetic(
     unknown = set(options) - _RENDER_OPTIONS
     if unknown:
         raise ValueError(f"unknown render option(s) {sorted(unknown)}; valid: {sorted(_RENDER_OPTIONS)}")
-    params = _meta_params(num_train, num_val, image_size, seed)
+    keypoints = get_keypoint_set(keypoints)
+    params = _meta_params(num_train, num_val, image_size, seed, keypoints)
     params["render_options"] = options
     if not overwrite and paths["meta"].is_file():
         try:
@@ -733,12 +750,14 @@ def generate_synthetic(
                     old_file.unlink()   # stale samples of a bigger earlier run
         n = counts[split]
         if workers <= 1 or n < 16:
-            records = _render_chunk(str(root), split, list(range(n)), image_size, seed, options)
+            records = _render_chunk(str(root), split, list(range(n)), image_size, seed, options,
+                                    keypoints.to_dict())
         else:
             chunk = max(1, math.ceil(n / (workers * 4)))
             jobs = [list(range(s, min(n, s + chunk))) for s in range(0, n, chunk)]
             with ProcessPoolExecutor(max_workers=workers) as ex:
-                futs = [ex.submit(_render_chunk, str(root), split, j, image_size, seed, options) for j in jobs]
+                futs = [ex.submit(_render_chunk, str(root), split, j, image_size, seed, options, keypoints.to_dict())
+                        for j in jobs]
                 records = [r for f in futs for r in f.result()]
         paths[f"{split}_annotations"].write_text(json.dumps(records, indent=1))
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from posekit.config import AugmentConfig
-from posekit.joints import flip_permutation
+from posekit.keypoints import MPII, KeypointSet
 
 __all__ = [
     "get_affine_transform",
@@ -239,6 +239,43 @@ def seed002_affine(center: Sequence[float], scale: float, output_size: int) -> n
     return get_affine_transform(sq_center, sq_scale, 0.0, output_size, scale_factor=1.0)
 
 
+#: Crop modes: ``center_scale`` (the square ``scale * 200 * scale_factor`` box) and ``seed002``
+#: (the ``210 s x 120 s`` box zero-padded to a square, :func:`seed002_box`).
+CROP_MODES = ("center_scale", "seed002")
+
+
+def person_crop(center: Sequence[float], scale: float, output_size: int, mode: str = "center_scale",
+                scale_factor: float = 1.25, rot_deg: float = 0.0,
+                scale_mult: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+    """The crop of one person: the one place that turns a person box into the crop affine.
+
+    Args:
+        center, scale: the person box (original px; box side ``scale * 200`` px).
+        output_size: crop side ``S``.
+        mode: one of :data:`CROP_MODES`.
+        scale_factor: box enlargement of ``center_scale`` (ignored by ``seed002``).
+        rot_deg, scale_mult: augmentation rotation (degrees) and box-size multiplier.
+
+    Returns:
+        ``(affine, keep_box, center, scale)``: the (2, 3) original -> crop affine, the box outside
+        which crop pixels are zeroed (``seed002``; else None) for :func:`crop_image`, and the centre
+        and scale actually cropped (after the ``seed002`` conversion and ``scale_mult``).
+
+    Raises:
+        ValueError: unknown mode or a non-positive box.
+    """
+    if mode not in CROP_MODES:
+        raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
+    keep_box = None
+    if mode == "seed002":
+        keep_box = seed002_content_box(center, scale)
+        center, scale = seed002_box(center, scale)
+        scale_factor = 1.0
+    center = np.asarray(center, dtype=np.float64).reshape(2)
+    scale = float(scale) * float(scale_mult)
+    return get_affine_transform(center, scale, rot_deg, output_size, scale_factor=scale_factor), keep_box, center, scale
+
+
 # --------------------------------------------------------------------------------------------------
 # flips
 
@@ -248,42 +285,40 @@ def flip_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, ::-1])
 
 
-def flip_joint_axis(arr: np.ndarray, axis: int = -1, joint_ids: Sequence[int] | None = None) -> np.ndarray:
+def flip_joint_axis(arr: np.ndarray, axis: int = -1, keypoints: KeypointSet = MPII) -> np.ndarray:
     """Swap left/right joints along ``axis`` of a per-joint array (weights, flags, ...).
 
     Args:
-        arr: array with one entry per joint of ``joint_ids`` (default all 16 MPII joints) on ``axis``.
+        arr: array with one entry per keypoint of ``keypoints`` on ``axis``.
         axis: the joint axis.
-        joint_ids: dataset joint ids in channel order (see :func:`posekit.joints.flip_permutation`).
+        keypoints: the keypoints of the entries, in order (see :meth:`KeypointSet.flip_permutation`).
 
     Raises:
-        ValueError: a joint's mirror partner is missing from ``joint_ids``.
+        ValueError: a keypoint's mirror partner is missing from ``keypoints``.
     """
-    return np.take(np.asarray(arr), flip_permutation(joint_ids), axis=axis)
+    return np.take(np.asarray(arr), keypoints.flip_permutation(), axis=axis)
 
 
-def flip_keypoints(
-    joints: np.ndarray, width: float, joint_ids: Sequence[int] | None = None
-) -> np.ndarray:
+def flip_keypoints(joints: np.ndarray, width: float, keypoints: KeypointSet = MPII) -> np.ndarray:
     """Mirror keypoints to match :func:`flip_image` and swap left/right joints.
 
     ``x -> width - 1 - x`` (pixel-centre convention), ``y`` unchanged; then joint ``k`` of the result
-    is the mirrored joint that is ``k``'s left/right partner (``posekit.joints.flip_permutation``).
+    is the mirrored joint that is ``k``'s left/right partner (:meth:`KeypointSet.flip_permutation`).
 
     Args:
         joints: (..., J, 2) (x, y) in the frame of an image of ``width`` px.
         width: image width, px.
-        joint_ids: dataset joint ids of the J entries (default: the 16 MPII joints).
+        keypoints: the keypoints of the J entries (default: the 16 MPII joints).
 
     Returns:
         (..., J, 2) float64.
     """
     out = np.array(joints, dtype=np.float64)
     out[..., 0] = width - 1.0 - out[..., 0]
-    return np.take(out, flip_permutation(joint_ids), axis=-2)
+    return np.take(out, keypoints.flip_permutation(), axis=-2)
 
 
-def flip_heatmaps(heatmaps, joint_ids: Sequence[int] | None = None):
+def flip_heatmaps(heatmaps, keypoints: KeypointSet = MPII):
     """Mirror heat maps along W and swap left/right channels (for flip testing).
 
     Heat-map column ``u`` goes to ``w - 1 - u``. With the centre-aligned convention of
@@ -292,12 +327,12 @@ def flip_heatmaps(heatmaps, joint_ids: Sequence[int] | None = None):
 
     Args:
         heatmaps: (..., J, H, W) numpy array or torch tensor.
-        joint_ids: dataset joint ids of the J channels (default: the 16 MPII joints).
+        keypoints: the keypoints of the J channels (default: the 16 MPII joints).
 
     Returns:
         Same type and shape as ``heatmaps``.
     """
-    perm = flip_permutation(joint_ids)
+    perm = keypoints.flip_permutation()
     if isinstance(heatmaps, np.ndarray):
         return np.ascontiguousarray(np.take(heatmaps[..., ::-1], perm, axis=-3))
     import torch

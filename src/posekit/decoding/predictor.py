@@ -1,22 +1,33 @@
-"""Single-image prediction from a trained checkpoint: person box -> crop -> heat maps -> keypoints."""
+"""Single-image prediction with a posekit model: person box -> crop -> heat maps -> keypoints.
+
+Everything the predictor needs comes from the model artifact (:class:`posekit.checkpoint.ModelArtifact`):
+the keypoint set and its flip pairs, the crop convention, the heat-map codec and the evaluation
+defaults (flip testing, test scales). A caller may override flip testing; nothing else has to be
+known about the checkpoint.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from posekit.config import config_from_dict
-from posekit.data.dataset import normalize_image
+from posekit.checkpoint import ModelArtifact
+from posekit.data.dataset import image_to_tensor
 from posekit.data.targets import HeatmapCodec
-from posekit.data.transforms import SCALE_UNIT, crop_image, get_affine_transform
-from posekit.decoding.inference import crop_to_original, predict_heatmaps
-from posekit.joints import JOINT_NAMES, NUM_JOINTS
-from posekit.models import build_model
-from posekit.training.checkpoint import load_checkpoint
+from posekit.data.transforms import SCALE_UNIT, crop_image, person_crop
+from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps, predict_heatmaps_multiscale
+from posekit.decoding.inference import crop_to_original
+from posekit.keypoints import KeypointSet
+from posekit.models.registry import load_model
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnxruntime", "auto")
 
 
 @dataclass
@@ -24,33 +35,38 @@ class PosePrediction:
     """One person's prediction.
 
     Attributes:
-        keypoints: ``(16, 2)`` x, y in original image pixels (NaN for joints the model does not predict).
-        confidence: ``(16,)`` heat-map peak values (NaN for joints the model does not predict).
+        keypoints: ``(K, 2)`` x, y in original image pixels, in the order of ``keypoint_set``.
+        confidence: ``(K,)`` heat-map peak values.
+        keypoint_set: the model's keypoints.
         center: ``(2,)`` person center used for the crop, original pixels.
         scale: person scale used for the crop (box = scale * 200 px before the enlargement factor).
-        heatmaps: ``(J, h, w)`` the model's heat maps in the crop's heat-map frame.
-        joint_ids: dataset joint ids of the heat-map channels.
+        heatmaps: ``(K, h, w)`` the model's heat maps in the crop's heat-map frame.
         crop: ``(S, S, 3)`` uint8 RGB crop fed to the network.
         affine: ``(2, 3)`` original -> crop affine.
+        flip_test: whether the heat maps are flip-averaged.
+        extra: other outputs of the network for this crop (multi-task: ``"segmentation"`` ``(S, S)``
+            class ids in crop pixels, ``"pafs"`` ``(2L, h, w)``).
     """
 
     keypoints: np.ndarray
     confidence: np.ndarray
+    keypoint_set: KeypointSet
     center: np.ndarray
     scale: float
     heatmaps: np.ndarray
-    joint_ids: tuple[int, ...]
     crop: np.ndarray
     affine: np.ndarray
+    flip_test: bool = False
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: joint name -> {x, y, confidence} (original pixels), plus center and scale."""
+        """JSON-ready dict: joint name -> {x, y, confidence} (original pixels), plus center, scale
+        and whether flip testing was used."""
         joints = {}
-        for j in self.joint_ids:
-            x, y = self.keypoints[j]
-            joints[JOINT_NAMES[j]] = {"x": round(float(x), 2), "y": round(float(y), 2),
-                                      "confidence": round(float(self.confidence[j]), 4)}
-        return {"center": [float(v) for v in self.center], "scale": float(self.scale), "keypoints": joints}
+        for name, (x, y), c in zip(self.keypoint_set.names, self.keypoints, self.confidence):
+            joints[name] = {"x": round(float(x), 2), "y": round(float(y), 2), "confidence": round(float(c), 4)}
+        return {"center": [float(v) for v in self.center], "scale": float(self.scale), "flip_test": self.flip_test,
+                "keypoints": joints}
 
 
 def person_box(image_shape: tuple[int, ...], center=None, scale=None, bbox=None,
@@ -63,86 +79,102 @@ def person_box(image_shape: tuple[int, ...], center=None, scale=None, bbox=None,
     enlargement, the crop covers exactly the box.
 
     Raises:
-        ValueError: only one of center/scale given, or a degenerate box.
+        ValueError: only one of center/scale given, a non-positive scale or a degenerate box.
     """
     if (center is None) != (scale is None):
         raise ValueError("give both --center and --scale, or neither")
     if center is not None:
-        if scale <= 0:
+        if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         return np.asarray(center, dtype=np.float64), float(scale)
     if bbox is None:
         h, w = image_shape[:2]
         bbox = (0.0, 0.0, w - 1.0, h - 1.0)
+        if w < 2 or h < 2:
+            raise ValueError(f"the image is only {w}x{h} pixels: too small to hold a person")
     x1, y1, x2, y2 = (float(v) for v in bbox)
-    if x2 <= x1 or y2 <= y1:
-        raise ValueError(f"degenerate box {bbox}: need x2 > x1 and y2 > y1")
+    if not x2 > x1 or not y2 > y1:
+        raise ValueError(f"degenerate box {list(bbox)}: need x2 > x1 and y2 > y1")
     center = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
     return center, max(x2 - x1, y2 - y1) / SCALE_UNIT / scale_factor
 
 
 class PosePredictor:
-    """A trained model ready to predict keypoints on images.
+    """A posekit model ready to predict keypoints on images.
 
     Args:
-        model: network returning ``(B, stacks, J, h, w)`` heat maps.
-        codec: the heat-map codec the model was trained with.
-        joint_ids: dataset joint ids of the model's channels.
-        scale_factor: person-box enlargement used at training time.
-        flip: flip testing (average with the mirrored image).
+        model: a network from :func:`posekit.load_model` (``model.artifact`` set), or any module
+            with the same contract together with ``artifact``.
+        artifact: the model artifact (default: ``model.artifact``).
+        flip: flip testing; None: the artifact's default (``artifact.eval["flip_test"]``).
+        scales: multi-scale test zooms; None: the artifact's default (usually single scale).
         device: where the model runs.
+
+    Raises:
+        ValueError: no artifact, or flip testing asked for a keypoint set without flip pairs.
     """
 
-    def __init__(self, model: torch.nn.Module, codec: HeatmapCodec, joint_ids, scale_factor: float = 1.25,
-                 flip: bool = True, device: str | torch.device = "cpu"):
-        # channels-last convolutions: 1.39x faster inference for the 2-stack hourglass at 256 px on
-        # the 2-core CPU (benchmarks/hourglass_throughput.py), same results
-        self.model = model.to(device, memory_format=torch.channels_last).eval()
-        self.codec, self.joint_ids = codec, tuple(joint_ids)
-        self.scale_factor, self.flip, self.device = scale_factor, flip, torch.device(device)
+    def __init__(self, model: nn.Module, artifact: ModelArtifact | None = None, flip: bool | None = None,
+                 scales: list[float] | None = None, device: str | torch.device = "cpu"):
+        artifact = artifact if artifact is not None else getattr(model, "artifact", None)
+        if artifact is None:
+            raise ValueError("PosePredictor needs the model artifact (use posekit.load_model)")
+        self.artifact = artifact
+        self.keypoints = artifact.keypoints
+        self.flip = bool(artifact.eval.get("flip_test", True)) if flip is None else bool(flip)
+        self.scales = scales if scales is not None else artifact.eval.get("scales")
+        if self.flip:
+            self.keypoints.flip_permutation()   # raises for a set that cannot be flipped
+        c = artifact.codec
+        self.codec = HeatmapCodec(c["input_size"], c["heatmap_size"], c["sigma"])
+        self.crop_mode = artifact.crop.get("mode", "center_scale")
+        self.scale_factor = float(artifact.crop.get("scale_factor", 1.25))
+        self.input_size = int(artifact.crop.get("input_size", c["input_size"]))
+        self.device = torch.device(device)
+        # channels-last convolutions: faster CPU inference for the hourglass family (docs/performance.md)
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", flip: bool = True,
-                        backend: str = "torch") -> "PosePredictor":
-        """Build the model a posekit checkpoint describes and load its weights.
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", flip: bool | None = None,
+                        backend: str = "torch", scales: list[float] | None = None) -> "PosePredictor":
+        """Load a checkpoint with :func:`posekit.load_model` and wrap it.
 
         Args:
+            flip: flip testing (None: the checkpoint's default).
             backend: ``"torch"``; ``"onnxruntime"`` (CPU: the network exported once to ONNX and run
-                by ONNX Runtime, 1.7x faster than torch at batch 1 for the 2-stack hourglass on the
-                2-core CPU, docs/performance.md); ``"auto"``: ONNX Runtime on the CPU when it is
-                installed and the export works, else torch.
+                by ONNX Runtime, docs/performance.md); ``"auto"``: ONNX Runtime on the CPU when it
+                is installed and the export works, else torch.
 
         Raises:
-            FileNotFoundError / ValueError: see :func:`posekit.training.checkpoint.load_checkpoint`;
+            FileNotFoundError / posekit.checkpoint.CheckpointError: see :func:`posekit.load_model`;
             ValueError for an unknown backend; ImportError for ``"onnxruntime"`` without onnxruntime.
         """
-        if backend not in ("torch", "onnxruntime", "auto"):
-            raise ValueError(f"unknown backend {backend!r}; expected torch, onnxruntime or auto")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        ckpt = load_checkpoint(path, map_location=device)
-        cfg = config_from_dict(ckpt["config"], where=str(path))
-        joint_ids = tuple(ckpt["joint_ids"])
-        if "s1_joint_ids" in ckpt:  # a KPTransfer composite: predicts its S2 joints (posekit.training.transfer)
-            from posekit.models.composite import SubsetTransferHourglass
-
-            m = cfg.model
-            model = SubsetTransferHourglass(len(ckpt["s1_joint_ids"]), len(joint_ids), m.num_features, m.depth,
-                                            m.stem, m.stem_width, stacks_per_subset=m.num_stacks // 2)
-        else:
-            model = build_model(cfg.model, len(joint_ids))
-        model.load_state_dict(ckpt["model"])
-        codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
+        model = load_model(path, device=device)
+        artifact = model.artifact
         if backend != "torch" and torch.device(device).type == "cpu":
             from posekit.models.export import OnnxRuntimeNetwork, cached_onnx
 
             try:
-                model = OnnxRuntimeNetwork(cached_onnx(path, model, cfg.data.input_size))
+                model = OnnxRuntimeNetwork(cached_onnx(path, model, artifact.input["size"]))
             except Exception as e:  # onnxruntime missing or the export failed
                 if backend == "onnxruntime":
                     raise
-                logging.getLogger(__name__).warning("onnxruntime backend unavailable (%s); using torch", e)
-        return cls(model, codec, joint_ids, cfg.data.scale_factor, flip=flip, device=device)
+                log.warning("onnxruntime backend unavailable (%s); using torch", e)
+        return cls(model, artifact, flip=flip, scales=scales, device=device)
+
+    def crop(self, image: np.ndarray, center=None, scale=None, bbox=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The network input crop of a person: ``(crop (S, S, 3) uint8, affine (2, 3), center, scale)``.
+
+        Raises:
+            ValueError: an invalid box (see :func:`person_box`).
+        """
+        center, scale = person_box(image.shape, center, scale, bbox, self.scale_factor)
+        affine, keep_box, _, _ = person_crop(center, scale, self.input_size, self.crop_mode, self.scale_factor)
+        return crop_image(image, affine, self.input_size, keep_box=keep_box), affine, center, scale
 
     @torch.no_grad()
     def predict(self, image: np.ndarray, center=None, scale=None, bbox=None) -> PosePrediction:
@@ -154,16 +186,39 @@ class PosePredictor:
 
         Returns:
             A :class:`PosePrediction` in original image pixels.
+
+        Raises:
+            ValueError: an invalid box. A model without heat maps (segmentation only) gives NaN
+            keypoints and its other outputs in ``extra``.
         """
-        center, scale = person_box(image.shape, center, scale, bbox, self.scale_factor)
-        size = self.codec.input_size
-        affine = get_affine_transform(center, scale, 0.0, size, self.scale_factor)
-        crop = crop_image(image, affine, size)
-        x = normalize_image(crop).unsqueeze(0).to(self.device).contiguous(memory_format=torch.channels_last)
-        heatmaps = predict_heatmaps(self.model, x, flip=self.flip, joint_ids=list(self.joint_ids))
+        crop, affine, center, scale = self.crop(image, center, scale, bbox)
+        x = image_to_tensor(crop).unsqueeze(0).to(self.device).contiguous(memory_format=torch.channels_last)
+        out = self.model(x)
+        extra = self._extra_outputs(out)
+        k, h = len(self.keypoints), self.codec.heatmap_size
+        if isinstance(out, dict) and "heatmaps" not in out:   # a segmentation-only multi-task model
+            nan = np.full((k, 2), np.nan)
+            return PosePrediction(nan, np.full(k, np.nan), self.keypoints, center, scale, np.zeros((k, h, h), np.float32),
+                                  crop, affine, False, extra)
+        if self.scales:
+            heatmaps = predict_heatmaps_multiscale(self.model, x, self.scales, flip=self.flip, keypoints=self.keypoints)
+        elif self.flip:
+            heatmaps = predict_heatmaps(self.model, x, flip=True, keypoints=self.keypoints)
+        else:
+            heatmaps = output_heatmaps(out).float()
         coords, conf = self.codec.decode(heatmaps.cpu().numpy())
-        kp = np.full((NUM_JOINTS, 2), np.nan)
-        confidence = np.full(NUM_JOINTS, np.nan)
-        kp[list(self.joint_ids)] = crop_to_original(coords, affine[None])[0]
-        confidence[list(self.joint_ids)] = conf[0]
-        return PosePrediction(kp, confidence, center, scale, heatmaps[0].cpu().numpy(), self.joint_ids, crop, affine)
+        keypoints = crop_to_original(coords, affine[None])[0]
+        return PosePrediction(keypoints, conf[0], self.keypoints, center, scale, heatmaps[0].cpu().numpy(), crop,
+                              affine, self.flip, extra)
+
+    @staticmethod
+    def _extra_outputs(out) -> dict:
+        """Non-heat-map outputs of one crop: segmentation class ids (crop px) and the last stage's PAFs."""
+        if not isinstance(out, dict):
+            return {}
+        extra = {}
+        if "segmentation" in out:
+            extra["segmentation"] = out["segmentation"][0].argmax(0).to(torch.uint8).cpu().numpy()
+        if "pafs" in out:
+            extra["pafs"] = out["pafs"][0, -1].float().cpu().numpy()
+        return extra

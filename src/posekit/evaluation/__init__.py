@@ -1,41 +1,18 @@
-"""Evaluation: the official MPII PCKh metric and prediction-file I/O."""
+"""Evaluation metrics on arrays: PCKh (official MPII), torso-normalised PCK (LSP), segmentation
+scores and PCK_dist. File formats (ground truth, prediction files) are read by :mod:`posekit.data`;
+running a model on a dataset is :mod:`posekit.pipelines.evaluate`."""
 
 from posekit.evaluation.pckh import (
-    MEAN_EXCLUDED_JOINTS,
-    SC_BIAS,
     TABLE_ROWS,
-    MPIIGroundTruth,
+    VISIBILITY_CHOICES,
     PCKhResult,
     format_table,
-    head_sizes_from_headboxes,
-    load_ground_truth,
-    load_h5_ground_truth,
-    load_json_ground_truth,
-    load_mpii_ground_truth,
     missing_from_zero_joints,
     pckh,
     pckh_curve,
     pckh_from_normalize,
+    visibility_mask,
 )
-from posekit.evaluation.predictions import load_predictions, save_predictions, to_sample_first
 
-__all__ = [
-    "MEAN_EXCLUDED_JOINTS",
-    "SC_BIAS",
-    "TABLE_ROWS",
-    "MPIIGroundTruth",
-    "PCKhResult",
-    "format_table",
-    "head_sizes_from_headboxes",
-    "load_ground_truth",
-    "load_h5_ground_truth",
-    "load_json_ground_truth",
-    "load_mpii_ground_truth",
-    "missing_from_zero_joints",
-    "pckh",
-    "pckh_curve",
-    "pckh_from_normalize",
-    "load_predictions",
-    "save_predictions",
-    "to_sample_first",
-]
+__all__ = ["TABLE_ROWS", "VISIBILITY_CHOICES", "PCKhResult", "format_table", "missing_from_zero_joints", "pckh",
+           "pckh_curve", "pckh_from_normalize", "visibility_mask"]

@@ -24,15 +24,17 @@ Conventions, checked against the reference implementations:
   (``mean(pckAll(:, [l r]))``); they are *not* weighted by the two joints' counts. If one side
   has no evaluated joint at all (possible with a restrictive ``mask``) the row is the other side's
   value; if neither has, it is NaN.
-* **Mean** is the count-weighted mean of the per-joint PCKh over all joints except pelvis (6) and
-  thorax (7): HRNet's ``np.sum(PCKh * jnt_ratio)`` with pelvis/thorax masked and
-  ``jnt_ratio = count / sum(count)``. This equals the pooled rate
+* **Mean** is the count-weighted mean of the per-joint PCKh over all joints except the keypoint
+  set's ``mean_excluded`` (MPII: pelvis and thorax): HRNet's ``np.sum(PCKh * jnt_ratio)`` with
+  pelvis/thorax masked and ``jnt_ratio = count / sum(count)``. This equals the pooled rate
   ``100 * sum(correct) / sum(count)`` over those 14 joints, which is how it is computed here.
 * **Mean@0.1** is computed at exactly ``t = 0.1``. Note: HRNet's printed "Mean@0.1" reads
   ``pckAll[11]`` from ``np.arange(0, 0.51, 0.01)``, i.e. threshold 0.11; to reproduce that
   number evaluate at ``0.11``.
-* **Hard mean**: the same count-weighted mean over the ten "hard" joints of
-  :data:`posekit.joints.SUBSETS` ``["hard"]`` (ankles, knees, hips, wrists, elbows).
+* **Hard mean**: the same count-weighted mean over the keypoint set's ``"hard"`` subset (MPII: the
+  ten joints ankles, knees, hips, wrists, elbows); NaN for a set without one.
+* **Other keypoint sets** (:mod:`posekit.keypoints`) use their own table rows (``pckh_rows``) and
+  mean exclusions; the metric is the same.
 
 Units: all coordinates and head sizes are in original image pixels, in the pixel convention of
 the ground-truth file (``gt_valid.mat`` and ``valid.h5`` share the MPII annotation convention;
@@ -41,28 +43,18 @@ HRNet adds 1 to its 0-based predictions before writing ``pred.mat`` for that rea
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from posekit.joints import JOINT_NAMES, MPII_SHORT_NAMES, NUM_JOINTS, PCKH_TABLE_GROUPS, SUBSETS
+from posekit.keypoints import MPII, KeypointSet
 
 __all__ = [
-    "SC_BIAS",
-    "MEAN_EXCLUDED_JOINTS",
     "TABLE_ROWS",
-    "MPIIGroundTruth",
     "PCKhResult",
-    "head_sizes_from_headboxes",
     "missing_from_zero_joints",
-    "load_mpii_ground_truth",
-    "load_h5_ground_truth",
-    "load_json_ground_truth",
-    "load_ground_truth",
     "pckh",
     "pckh_curve",
     "pckh_from_normalize",
@@ -71,70 +63,17 @@ __all__ = [
     "visibility_mask",
 ]
 
-#: Head size = SC_BIAS * head box diagonal (MPII toolkit ``util_get_head_size``).
-SC_BIAS = 0.6
-#: Joints left out of the official Mean: pelvis and thorax.
-MEAN_EXCLUDED_JOINTS: tuple[int, ...] = (6, 7)
-#: Table rows in paper order (keys of :data:`posekit.joints.PCKH_TABLE_GROUPS`).
-TABLE_ROWS: tuple[str, ...] = ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+#: MPII table rows in paper order (keys of ``MPII.pckh_rows``).
+TABLE_ROWS: tuple[str, ...] = tuple(MPII.pckh_rows)
 #: Thresholds of the default PCKh curve: 0.00, 0.01, ..., 0.50 as in the MPII toolkit.
 DEFAULT_CURVE_THRESHOLDS: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(51))
 
 
-# ----------------------------------------------------------------------------- ground truth
+# ----------------------------------------------------------------------------- the metric
 
 
-@dataclass(frozen=True)
-class MPIIGroundTruth:
-    """Ground truth for PCKh evaluation of ``N`` single-person samples.
-
-    Attributes:
-        joints: (N, 16, 2) float64, joint (x, y) in original image pixels, MPII joint order.
-        missing: (N, 16) bool, True where the joint is not annotated (excluded from PCKh).
-        head_sizes: (N,) float64, PCKh normaliser in pixels (``0.6 * head box diagonal``).
-        headboxes: (N, 2, 2) float64 head box corners ``[[x1, y1], [x2, y2]]`` in pixels, or
-            None when the source only carries a head size (``valid.h5``).
-        visible: (N, 16) bool visibility flags when the source has them (``valid.h5``
-            ``visible``, json ``joints_vis``), else None. Useful as a ``mask`` for PCKh on
-            visible / occluded joints.
-        joint_names: joint names, :data:`posekit.joints.JOINT_NAMES` order.
-        source: the file it was read from, if any.
-    """
-
-    joints: np.ndarray
-    missing: np.ndarray
-    head_sizes: np.ndarray
-    headboxes: np.ndarray | None = None
-    visible: np.ndarray | None = None
-    joint_names: tuple[str, ...] = JOINT_NAMES
-    source: Path | None = field(default=None, compare=False)
-
-    @property
-    def num_samples(self) -> int:
-        return int(self.joints.shape[0])
-
-    def with_head_sizes(self, head_sizes: np.ndarray) -> "MPIIGroundTruth":
-        """Copy with another head-size normaliser, shape (N,) pixels."""
-        head_sizes = np.asarray(head_sizes, dtype=np.float64).reshape(-1)
-        if head_sizes.shape != (self.num_samples,):
-            raise ValueError(f"head_sizes has {head_sizes.shape[0]} entries, ground truth has {self.num_samples} samples")
-        return MPIIGroundTruth(self.joints, self.missing, head_sizes, self.headboxes, self.visible,
-                               self.joint_names, self.source)
-
-
-def head_sizes_from_headboxes(headboxes: np.ndarray) -> np.ndarray:
-    """MPII head size ``SC_BIAS * ||headbox[1] - headbox[0]||`` for (N, 2, 2) head boxes.
-
-    Args:
-        headboxes: (N, 2, 2), ``[i, 0] = (x1, y1)``, ``[i, 1] = (x2, y2)``, pixels.
-
-    Returns:
-        (N,) float64 head sizes in pixels.
-    """
-    headboxes = np.asarray(headboxes, dtype=np.float64)
-    if headboxes.ndim != 3 or headboxes.shape[1:] != (2, 2):
-        raise ValueError(f"headboxes must have shape (N, 2, 2), got {headboxes.shape}")
-    return SC_BIAS * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
+def _threshold_key(t: float) -> str:
+    return f"{t:g}"
 
 
 def missing_from_zero_joints(joints: np.ndarray) -> np.ndarray:
@@ -146,190 +85,7 @@ def missing_from_zero_joints(joints: np.ndarray) -> np.ndarray:
     Returns:
         (N, J) bool, True where both coordinates are exactly 0.
     """
-    joints = np.asarray(joints)
-    return np.all(joints == 0, axis=-1)
-
-
-def _require_key(data: Mapping[str, Any], key: str, path: Path) -> np.ndarray:
-    if key not in data:
-        present = ", ".join(sorted(k for k in data if not k.startswith("__"))) or "none"
-        raise KeyError(f"{path}: missing key {key!r} (keys present: {present})")
-    return np.asarray(data[key])
-
-
-def _require_shape(name: str, arr: np.ndarray, expected: tuple[int | None, ...], path: Path) -> None:
-    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
-    if not ok:
-        shown = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
-        raise ValueError(f"{path}: {name!r} must have shape {shown}, got {tuple(arr.shape)}")
-
-
-def load_mpii_ground_truth(path: str | Path) -> MPIIGroundTruth:
-    """Read the official-style ground truth ``gt_valid.mat`` (MPII evaluation / HRNet layout).
-
-    Expected keys (``scipy.io.loadmat``): ``pos_gt_src`` (16, 2, N) joint (x, y) in pixels,
-    ``jnt_missing`` (16, N) 1 = missing, ``headboxes_src`` (2, 2, N) with ``[0] = (x1, y1)`` and
-    ``[1] = (x2, y2)``. ``dataset_joints`` (1, 16), if present, must list the MPII short names in
-    the official order (``rank`` ... ``lwri``).
-
-    Returns:
-        :class:`MPIIGroundTruth` with arrays moved to sample-first layout, ``head_sizes =
-        0.6 * head box diagonal``.
-
-    Raises:
-        FileNotFoundError: no such file.
-        KeyError: a required key is absent (message names the file and the key).
-        ValueError: the file is not a readable .mat, or an array has the wrong shape or joint order.
-    """
-    from posekit.evaluation.predictions import read_mat
-
-    path = Path(path)
-    data = read_mat(path, "ground-truth")
-
-    pos = _require_key(data, "pos_gt_src", path).astype(np.float64)
-    missing = _require_key(data, "jnt_missing", path)
-    boxes = _require_key(data, "headboxes_src", path).astype(np.float64)
-    _require_shape("pos_gt_src", pos, (NUM_JOINTS, 2, None), path)
-    n = pos.shape[2]
-    _require_shape("jnt_missing", missing, (NUM_JOINTS, n), path)
-    _require_shape("headboxes_src", boxes, (2, 2, n), path)
-
-    if "dataset_joints" in data:
-        names = tuple(str(np.asarray(x).ravel()[0]) if np.asarray(x).size else "" for x in
-                      np.asarray(data["dataset_joints"]).ravel())
-        if names != MPII_SHORT_NAMES:
-            raise ValueError(f"{path}: dataset_joints {names} is not the MPII joint order {MPII_SHORT_NAMES}")
-
-    headboxes = boxes.transpose(2, 0, 1)  # (N, corner, xy)
-    return MPIIGroundTruth(
-        joints=pos.transpose(2, 0, 1).copy(),
-        missing=missing.T.astype(bool),
-        head_sizes=head_sizes_from_headboxes(headboxes),
-        headboxes=headboxes.copy(),
-        source=path,
-    )
-
-
-def load_h5_ground_truth(path: str | Path) -> MPIIGroundTruth:
-    """Read ground truth from a stacked-hourglass style ``valid.h5``.
-
-    Uses ``part`` (N, 16, 2) pixels, with (0, 0) meaning "not annotated" (missing), ``normalize``
-    (N,) as the head size in pixels (see :func:`pckh_from_normalize` for how it relates to the
-    head box), and ``visible`` (N, 16) if present.
-
-    Raises:
-        FileNotFoundError, KeyError (missing dataset, naming the file), ValueError (bad shape or
-        unreadable file).
-    """
-    import h5py
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ground-truth file not found: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read as HDF5 ({e})") from None
-    with f:
-        for key in ("part", "normalize"):
-            if key not in f:
-                raise KeyError(f"{path}: missing dataset {key!r} (datasets present: {', '.join(sorted(f.keys())) or 'none'})")
-        part = np.asarray(f["part"][()], dtype=np.float64)
-        norm = np.asarray(f["normalize"][()], dtype=np.float64)
-        visible = np.asarray(f["visible"][()]) if "visible" in f else None
-    _require_shape("part", part, (None, NUM_JOINTS, 2), path)
-    n = part.shape[0]
-    _require_shape("normalize", norm, (n,), path)
-    if visible is not None:
-        _require_shape("visible", visible, (n, NUM_JOINTS), path)
-        visible = visible.astype(bool)
-    return MPIIGroundTruth(joints=part, missing=missing_from_zero_joints(part), head_sizes=norm,
-                           visible=visible, source=path)
-
-
-def load_json_ground_truth(path: str | Path) -> MPIIGroundTruth:
-    """Read ground truth from an mmpose/HRNet-style MPII json list that carries head information.
-
-    Each record needs ``joints`` (16 x 2, pixels) and either ``head_size`` (pixels, already the
-    PCKh normaliser) or ``headbox`` (``[[x1, y1], [x2, y2]]``, from which
-    ``0.6 * diagonal`` is computed). A joint stored as exactly (0, 0) or (-1, -1) (the MPII and
-    HRNet conventions for "no coordinate") is missing; other negative coordinates are real (MPII
-    head tops can lie above the image border). ``joints_vis`` (16), if present in every record,
-    becomes ``visible`` (not ``missing``: occluded joints are annotated and evaluated). The plain
-    mmpose MPII annotation files have no head information; use ``gt_valid.mat`` with those.
-
-    Raises:
-        FileNotFoundError, ValueError (bad json, shape, or no head information; message names the
-        file and the record).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ground-truth file not found: {path}")
-    try:
-        records = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid json ({e})") from None
-    if isinstance(records, dict):
-        records = records.get("annotations", records.get("data"))
-    if not isinstance(records, list) or not records:
-        raise ValueError(f"{path}: expected a non-empty list of annotation records")
-    joints, missing, heads, boxes, vis = [], [], [], [], []
-    for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or "joints" not in rec:
-            raise ValueError(f"{path}: record {i} has no 'joints'")
-        jts = np.asarray(rec["joints"], dtype=np.float64)
-        if jts.shape != (NUM_JOINTS, 2):
-            raise ValueError(f"{path}: record {i} 'joints' must have shape (16, 2), got {jts.shape}")
-        miss = missing_from_zero_joints(jts) | np.all(jts == -1, axis=-1)
-        if "joints_vis" in rec:
-            jv = np.asarray(rec["joints_vis"], dtype=np.float64).reshape(-1)
-            if jv.shape != (NUM_JOINTS,):
-                raise ValueError(f"{path}: record {i} 'joints_vis' must have 16 entries, got {jv.shape}")
-            vis.append((jv > 0) & ~miss)
-        if "head_size" in rec:
-            head = float(rec["head_size"])
-            boxes.append(None)
-        elif "headbox" in rec:
-            box = np.asarray(rec["headbox"], dtype=np.float64)
-            if box.shape != (2, 2):
-                raise ValueError(f"{path}: record {i} 'headbox' must be [[x1, y1], [x2, y2]], got shape {box.shape}")
-            head = float(head_sizes_from_headboxes(box[None])[0])
-            boxes.append(box)
-        else:
-            raise ValueError(f"{path}: record {i} has neither 'head_size' nor 'headbox'; PCKh needs a head size "
-                             f"(use gt_valid.mat for MPII)")
-        joints.append(jts)
-        missing.append(miss)
-        heads.append(head)
-    headboxes = np.stack(boxes) if all(b is not None for b in boxes) else None
-    visible = np.stack(vis) if len(vis) == len(records) else None
-    return MPIIGroundTruth(joints=np.stack(joints), missing=np.stack(missing), head_sizes=np.asarray(heads),
-                           headboxes=headboxes, visible=visible, source=path)
-
-
-def load_ground_truth(path: str | Path) -> MPIIGroundTruth:
-    """Read ground truth by file suffix: ``.mat`` (gt_valid.mat), ``.h5``/``.hdf5`` (valid.h5),
-    ``.json`` (records with head_size/headbox).
-
-    Raises:
-        ValueError: unknown suffix; plus whatever the specific loader raises.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".mat":
-        return load_mpii_ground_truth(path)
-    if suffix in (".h5", ".hdf5"):
-        return load_h5_ground_truth(path)
-    if suffix == ".json":
-        return load_json_ground_truth(path)
-    raise ValueError(f"{path}: unknown ground-truth format {suffix!r} (expected .mat, .h5 or .json)")
-
-
-# ----------------------------------------------------------------------------- the metric
-
-
-def _threshold_key(t: float) -> str:
-    return f"{t:g}"
+    return np.all(np.asarray(joints) == 0, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -343,7 +99,7 @@ class PCKhResult:
         correct: (T, J) int, number of correct evaluated instances.
         counts: (J,) int, number of evaluated instances per joint (annotated and inside ``mask``).
         num_samples: N.
-        joint_names: names of the J joints (:data:`posekit.joints.JOINT_NAMES`).
+        keypoints: the keypoint set of the J joints (names, table rows, mean exclusions).
     """
 
     thresholds: tuple[float, ...]
@@ -351,7 +107,12 @@ class PCKhResult:
     correct: np.ndarray
     counts: np.ndarray
     num_samples: int
-    joint_names: tuple[str, ...] = JOINT_NAMES
+    keypoints: KeypointSet = MPII
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """Names of the J joints."""
+        return self.keypoints.names
 
     def _index(self, threshold: float | None) -> int:
         if threshold is None:
@@ -374,23 +135,24 @@ class PCKhResult:
         return float(100.0 * self.correct[k, ids].sum() / total) if total else math.nan
 
     def mean(self, threshold: float | None = None) -> float:
-        """Official MPII Mean (%): count-weighted over all joints but pelvis and thorax."""
-        keep = [j for j in range(len(self.joint_names)) if j not in MEAN_EXCLUDED_JOINTS]
-        return self.subset_mean(keep, threshold)
+        """Official Mean (%): count-weighted over all joints but the set's ``mean_excluded`` (MPII:
+        pelvis and thorax)."""
+        return self.subset_mean(self.keypoints.mean_ids(), threshold)
 
     def hard_mean(self, threshold: float | None = None) -> float:
-        """Count-weighted PCKh (%) over the ten hard joints (``SUBSETS["hard"]``)."""
-        return self.subset_mean(SUBSETS["hard"], threshold)
+        """Count-weighted PCKh (%) over the set's ``"hard"`` subset (MPII: ten joints); NaN without one."""
+        hard = self.keypoints.subsets.get("hard")
+        return self.subset_mean(self.keypoints.indices(hard), threshold) if hard else math.nan
 
     def table(self, threshold: float | None = None) -> dict[str, float]:
-        """The paper table at ``threshold``: head, shoulder, ..., ankle, mean (all in %).
+        """The paper table at ``threshold``: the set's rows (MPII: head, shoulder, ..., ankle), mean (%).
 
         Left/right rows are ``0.5 * (PCKh[l] + PCKh[r])`` (see module docstring).
         """
         row = self.per_joint[self._index(threshold)]
         out: dict[str, float] = {}
-        for name in TABLE_ROWS:
-            vals = [row[j] for j in PCKH_TABLE_GROUPS[name] if self.counts[j] > 0]
+        for name, ids in self.keypoints.table_rows().items():
+            vals = [row[j] for j in ids if self.counts[j] > 0]
             out[name] = float(sum(vals) / len(vals)) if vals else math.nan
         out["mean"] = self.mean(threshold)
         return out
@@ -440,6 +202,7 @@ def pckh(
     missing: np.ndarray | None = None,
     thresholds: float | Sequence[float] = (0.5,),
     mask: np.ndarray | None = None,
+    keypoints: KeypointSet | None = None,
 ) -> PCKhResult:
     """PCKh of predictions against ground truth (official MPII definition, see module docstring).
 
@@ -455,13 +218,14 @@ def pckh(
         thresholds: a threshold or a sequence of them (e.g. ``(0.5, 0.1)``).
         mask: optional (N, J) bool; only True entries are evaluated (e.g. ``visible`` or
             ``~visible`` for PCKh on occluded joints). Combined with ``missing`` by AND.
+        keypoints: the keypoint set of the J joints (default: MPII for J = 16).
 
     Returns:
         :class:`PCKhResult` (percentages 0-100).
 
     Raises:
-        ValueError: inconsistent shapes, or a non-positive / non-finite head size on a sample that
-            has an evaluated joint.
+        ValueError: inconsistent shapes, a keypoint set of another size, or a non-positive /
+            non-finite head size on a sample that has an evaluated joint.
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -501,9 +265,12 @@ def pckh(
     correct = np.stack([((scaled <= t) & evaluated).sum(axis=0) for t in ts])  # (T, J)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, 100.0 * correct / np.maximum(counts, 1), np.nan)
-    names = JOINT_NAMES if j == NUM_JOINTS else tuple(f"joint_{k}" for k in range(j))
+    if keypoints is None:
+        keypoints = MPII if j == len(MPII) else KeypointSet("unnamed", tuple(f"joint_{k}" for k in range(j)))
+    if len(keypoints) != j:
+        raise ValueError(f"keypoint set {keypoints.name!r} has {len(keypoints)} keypoints, the arrays have {j}")
     return PCKhResult(thresholds=ts, per_joint=per_joint, correct=correct, counts=counts,
-                      num_samples=n, joint_names=names)
+                      num_samples=n, keypoints=keypoints)
 
 
 #: Joint selections of :func:`visibility_mask` (PBN experiments: PCKh on invisible joints).
@@ -545,13 +312,14 @@ def pckh_curve(
     missing: np.ndarray | None = None,
     thresholds: Sequence[float] = DEFAULT_CURVE_THRESHOLDS,
     mask: np.ndarray | None = None,
+    keypoints: KeypointSet | None = None,
 ) -> PCKhResult:
     """PCKh over a range of thresholds (default 0.00, 0.01, ..., 0.50 as in the MPII toolkit).
 
     Same arguments as :func:`pckh`; use ``result.curve()`` for (thresholds, Mean) and
     ``result.per_joint`` for per-joint curves. ``result.mean(0.1)`` is PCKh@0.1.
     """
-    return pckh(pred, gt, head_sizes, missing=missing, thresholds=thresholds, mask=mask)
+    return pckh(pred, gt, head_sizes, missing=missing, thresholds=thresholds, mask=mask, keypoints=keypoints)
 
 
 def pckh_from_normalize(
@@ -581,21 +349,24 @@ def pckh_from_normalize(
 
 # ----------------------------------------------------------------------------- reporting
 
-_TABLE_HEADERS = ("Head", "Sho", "Elb", "Wri", "Hip", "Knee", "Ank", "Mean")
+_SHORT_HEADERS = {"head": "Head", "shoulder": "Sho", "elbow": "Elb", "wrist": "Wri", "hip": "Hip", "knee": "Knee",
+                  "ankle": "Ank"}
 
 
 def format_table(result: PCKhResult, threshold: float | None = None) -> str:
     """Fixed-width text table as printed in papers.
 
-    Columns: Head Sho Elb Wri Hip Knee Ank Mean at ``threshold`` (default: the result's first
-    threshold, normally 0.5), then ``Mean@0.1`` when 0.1 was also evaluated. A footer gives the
-    number of samples and evaluated joints and the hard-joint mean. Values in percent.
+    Columns: the keypoint set's rows (MPII: Head Sho Elb Wri Hip Knee Ank) and Mean at
+    ``threshold`` (default: the result's first threshold, normally 0.5), then ``Mean@0.1`` when 0.1
+    was also evaluated. A footer gives the number of samples and evaluated joints and the
+    hard-joint mean. Values in percent.
     """
     k = result._index(threshold)
     t = result.thresholds[k]
     tab = result.table(t)
-    headers = list(_TABLE_HEADERS)
-    values = [tab[r] for r in TABLE_ROWS] + [tab["mean"]]
+    rows = list(result.keypoints.table_rows())
+    headers = [_SHORT_HEADERS.get(r, r) for r in rows] + ["Mean"]
+    values = [tab[r] for r in rows] + [tab["mean"]]
     try:
         k01 = result._index(0.1)
     except KeyError:
@@ -608,7 +379,10 @@ def format_table(result: PCKhResult, threshold: float | None = None) -> str:
     head_line = f"{'':<10}" + " ".join(f"{h:>{w}}" for h, w in zip(headers, widths))
     value_line = f"{label:<10}" + " ".join(f"{v:>{w}.2f}" for v, w in zip(values, widths))
     rule = "-" * len(head_line)
-    kept = [jj for jj in range(len(result.joint_names)) if jj not in MEAN_EXCLUDED_JOINTS]
-    footer = (f"{result.num_samples} samples, {int(result.counts[kept].sum())} joints in Mean "
-              f"(pelvis/thorax excluded); hard-joint mean {result.hard_mean(t):.2f}")
+    kept = list(result.keypoints.mean_ids())
+    excluded = "/".join(result.keypoints.mean_excluded)
+    footer = (f"{result.num_samples} samples, {int(result.counts[kept].sum())} joints in Mean"
+              + (f" ({excluded} excluded)" if excluded else ""))
+    if result.keypoints.subsets.get("hard"):
+        footer += f"; hard-joint mean {result.hard_mean(t):.2f}"
     return "\n".join([head_line, rule, value_line, rule, footer])

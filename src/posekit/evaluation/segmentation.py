@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from posekit.joints import SKELETON
+from posekit.keypoints import MPII
 
 __all__ = ["confusion_matrix", "SegmentationScores", "segmentation_scores", "pck_dist", "PCKDistResult"]
 
@@ -115,7 +115,7 @@ class PCKDistResult:
 
 
 def pck_dist(pred: np.ndarray, gt: np.ndarray, annotated: np.ndarray | None = None, factor: float = 5.0,
-             limbs: Sequence[tuple[int, int]] = SKELETON) -> PCKDistResult:
+             limbs: Sequence[tuple[int, int]] = MPII.limbs()) -> PCKDistResult:
     """The seed's ``PCK_dist``: mean distance of the prediction/ground-truth pairs within a threshold.
 
     Our reading (the seed's text was not available; this implements issue 5's one-line description

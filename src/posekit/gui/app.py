@@ -14,94 +14,44 @@ JSON API (all images are PNG, base64-encoded):
   (indices); optional ``bbox`` ("x1 y1 x2 y2") or ``center`` ("x y") + ``scale``; ``threshold``.
   Bad input (not an image, corrupt, > 10 MB, a malformed box) -> HTTP 400 ``{"error": message}``.
 
-Head size for PCKh on the bundled MPII photos: these json records carry no head box. When the image
-is one of the ``valid.h5`` people (matched by file name and center x) its ``normalize`` field is
-used, which is the official head size (docs/conventions.md). Otherwise the head size is estimated
-as ``0.1 * 200 * scale * 1.25``: on ``valid.h5`` ``normalize / (200 * scale)`` is 0.1 (10th to 90th
-percentile), and the mmpose json ``scale`` is the ``valid.h5`` scale divided by 1.25 on the five
-bundled photos. The reply says which of the two was used. COCO photos have no MPII ground truth.
+Sample photos come from :mod:`posekit.data.samples` (real MPII photos with ground truth, real COCO
+photos with a person box) and, for each checkpoint whose run folder names a synthetic dataset on
+disk, its first synthetic validation images. The reply says where the PCKh head size came from.
+Every model is run as its model artifact says (keypoints, crop, flip testing).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from posekit.joints import JOINT_NAMES, NUM_JOINTS
+from posekit.data.samples import Sample, sample_photos
+from posekit.viz.draw import draw_result
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Largest accepted upload (bytes).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: Longest side of the returned overlay images (px); larger images are shrunk for display.
 DISPLAY_SIZE = 720
-GT_COLOR, CORRECT_COLOR, WRONG_COLOR = (255, 255, 255), (40, 220, 40), (255, 30, 30)
 
 
 class InputError(ValueError):
     """A user mistake in the request: answered with HTTP 400 and the message."""
 
 
-@dataclass
-class Sample:
-    """A bundled image, its person box and (optionally) MPII ground truth."""
-
-    label: str
-    path: str
-    box: dict
-    joints: np.ndarray | None = None
-    missing: np.ndarray | None = None
-    head_size: float | None = None
-    head_size_source: str = ""
-    extra: dict = field(default_factory=dict)
-
-
-def _valid_h5_head_sizes(shared: Path) -> dict[tuple[str, int], float]:
-    """(image name, rounded center x) -> ``normalize`` from ``mpii/valid.h5`` (empty if absent)."""
-    path = shared / "mpii" / "valid.h5"
-    if not path.is_file():
-        return {}
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["imgname"][:]]
-        return {(n, int(round(c[0]))): float(h) for n, c, h in zip(names, f["center"][:], f["normalize"][:])}
-
-
-def find_samples(shared: Path | None, checkpoints: list[str] = (), max_synthetic: int = 6) -> list[Sample]:
-    """The bundled samples: real MPII photos (with ground truth), real COCO photos (box only), and
-    the first synthetic val images of each checkpoint's run when its dataset is on disk."""
-    samples: list[Sample] = []
-    if shared is not None and Path(shared).is_dir():
-        shared = Path(shared)
-        heads = _valid_h5_head_sizes(shared)
-        mpii = shared / "mpii" / "images" / "annotations.json"
-        if mpii.is_file():
-            for rec in json.loads(mpii.read_text()):
-                joints = np.asarray(rec["joints"], dtype=np.float64)
-                key = (rec["image"], int(round(rec["center"][0])))
-                if key in heads:
-                    head, source = heads[key], "valid.h5 normalize (official head size)"
-                else:
-                    head, source = 0.1 * 200 * rec["scale"] * 1.25, "estimate 0.1 x 200 x scale x 1.25"
-                samples.append(Sample(f"MPII {rec['image']}", str(mpii.parent / rec["image"]),
-                                      {"center": rec["center"], "scale": rec["scale"]}, joints,
-                                      np.all(joints == 0, axis=1) | np.all(joints == -1, axis=1), head, source))
-        from posekit.cli.quickstart import real_images
-
-        for path, box in real_images(shared):
-            if "/coco/" in path.replace("\\", "/"):
-                samples.append(Sample(f"COCO {Path(path).name} (no MPII ground truth)", path, box))
-    seen = set()
+def find_samples(samples: Path | None, checkpoints: list[str] = (), max_synthetic: int = 6) -> list[Sample]:
+    """The sample photos (:func:`posekit.data.samples.sample_photos`) and the first synthetic val
+    images of each checkpoint's run when its dataset is on disk."""
+    out = sample_photos(samples)
+    seen: set[str] = set()
     for ckpt in checkpoints:
-        samples.extend(_synthetic_samples(Path(ckpt), max_synthetic, seen))
-    return samples
+        out.extend(_synthetic_samples(Path(ckpt), max_synthetic, seen))
+    return out
 
 
 def _synthetic_samples(checkpoint: Path, limit: int, seen: set) -> list[Sample]:
@@ -111,21 +61,20 @@ def _synthetic_samples(checkpoint: Path, limit: int, seen: set) -> list[Sample]:
         return []
     import yaml
 
+    from posekit.data.annotations import load_annotations
+
     data = (yaml.safe_load(cfg_path.read_text()) or {}).get("data", {})
-    if data.get("dataset") != "synthetic" or not data.get("root"):
+    if data.get("dataset") != "synthetic" or not data.get("root") or data.get("keypoints", "mpii") != "mpii":
         return []
-    ann = Path(data["root"]) / "val" / "annotations.json"
-    if not ann.is_file() or str(ann) in seen:
+    path = Path(data["root"]) / "val" / "annotations.json"
+    if not path.is_file() or str(path) in seen:
         return []
-    seen.add(str(ann))
-    out = []
-    for rec in json.loads(ann.read_text())[:limit]:
-        joints = np.asarray(rec["joints"], dtype=np.float64)
-        out.append(Sample(f"synthetic val {rec['image']}", str(ann.parent / "images" / rec["image"]),
-                          {"center": rec["center"], "scale": rec["scale"]}, joints,
-                          np.all(joints == 0, axis=1) | np.all(joints == -1, axis=1),
-                          rec.get("head_size"), "synthetic head_size (0.6 x head box diagonal)"))
-    return out
+    seen.add(str(path))
+    ann = load_annotations(path)
+    return [Sample(f"synthetic val {ann.image_names[i]}", str(path.parent / "images" / ann.image_names[i]),
+                   {"center": ann.centers[i].tolist(), "scale": float(ann.scales[i])}, ann.joints[i],
+                   ~ann.annotated[i], float(ann.head_sizes[i]), "synthetic head_size (0.6 x head box diagonal)")
+            for i in range(min(limit, len(ann)))]
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -193,72 +142,71 @@ def heatmap_tiles(pred, size: int = 96) -> list[dict]:
     """One small image per predicted joint: its heat map (jet colours) blended over the crop."""
     crop = cv2.resize(pred.crop, (size, size), interpolation=cv2.INTER_AREA)
     tiles = []
-    for channel, j in enumerate(pred.joint_ids):
-        hm = np.clip(pred.heatmaps[channel], 0, 1)
-        hm = cv2.resize((hm * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
+    for name, hm in zip(pred.keypoint_set.names, pred.heatmaps):
+        hm = cv2.resize((np.clip(hm, 0, 1) * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
         color = cv2.cvtColor(cv2.applyColorMap(hm, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-        tiles.append({"joint": JOINT_NAMES[j], "png": png_base64(cv2.addWeighted(crop, 0.45, color, 0.55, 0))})
+        tiles.append({"joint": name, "png": png_base64(cv2.addWeighted(crop, 0.45, color, 0.55, 0))})
     return tiles
 
 
-def draw_result(image: np.ndarray, pred, correct: np.ndarray | None = None, gt_joints: np.ndarray | None = None,
-                gt_missing: np.ndarray | None = None, display_size: int | None = DISPLAY_SIZE) -> np.ndarray:
-    """The overlay: the predicted skeleton (right red, left blue); with ground truth, the GT skeleton
-    in white and a ring around each predicted joint, green when correct and red when wrong."""
-    from posekit.analysis.draw import draw_skeleton
+def _ground_truth(sample: Sample | None, names: tuple[str, ...]):
+    """The sample's MPII ground truth for the model's keypoints, or None (no ground truth, or a
+    model whose keypoints are not MPII joints)."""
+    if sample is None or sample.joints is None or not sample.head_size:
+        return None
+    from posekit.keypoints import MPII
 
-    valid = np.isfinite(pred.confidence)
-    out = image
-    th = max(1, round(max(image.shape[:2]) / 200))
-    if correct is not None:
-        out = draw_skeleton(out, gt_joints, valid=~gt_missing, color=GT_COLOR, thickness=max(1, th // 2))
-    out = draw_skeleton(out, np.nan_to_num(pred.keypoints), valid=valid, thickness=th)
-    if correct is not None:
-        for j in range(NUM_JOINTS):
-            if valid[j] and not gt_missing[j]:
-                p = tuple(int(round(v)) for v in pred.keypoints[j])
-                cv2.circle(out, p, 3 * th + 2, CORRECT_COLOR if correct[j] else WRONG_COLOR, th, cv2.LINE_AA)
-    scale = display_size / max(out.shape[:2]) if display_size else 1.0
-    if scale < 1:
-        out = cv2.resize(out, (round(out.shape[1] * scale), round(out.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    return out
+    ids = [MPII.find(n) for n in names]
+    if any(i is None for i in ids):
+        return None
+    return sample.joints[ids], sample.missing[ids], float(sample.head_size)
 
 
 def analyse(predictor, image: np.ndarray, box: dict, sample: Sample | None, threshold: float) -> dict:
     """Run one predictor on one image; JSON-ready result (overlay, keypoints, heat maps, PCKh)."""
+    from posekit.pipelines.predict import segmentation_overlay
+
     pred = predictor.predict(image, **box)
-    has_gt = sample is not None and sample.joints is not None and sample.head_size
+    names = pred.keypoint_set.names
+    gt = _ground_truth(sample, names)
     correct = dist = None
-    if has_gt:
-        dist = np.linalg.norm(pred.keypoints - sample.joints, axis=1) / sample.head_size
+    if gt is not None:
+        dist = np.linalg.norm(pred.keypoints - gt[0], axis=1) / gt[2]
         correct = np.where(np.isfinite(dist), dist <= threshold, False)
     rows = []
-    for j in range(NUM_JOINTS):
+    for j, name in enumerate(names):
         if not np.isfinite(pred.confidence[j]):
             continue
-        row = {"joint": JOINT_NAMES[j], "x": round(float(pred.keypoints[j, 0]), 1),
-               "y": round(float(pred.keypoints[j, 1]), 1), "confidence": round(float(pred.confidence[j]), 3)}
-        if has_gt and not sample.missing[j]:
+        row = {"joint": name, "x": round(float(pred.keypoints[j, 0]), 1), "y": round(float(pred.keypoints[j, 1]), 1),
+               "confidence": round(float(pred.confidence[j]), 3)}
+        if gt is not None and not gt[1][j]:
             row["distance"] = round(float(dist[j]), 3)
             row["correct"] = bool(correct[j])
         rows.append(row)
     evaluated = [r for r in rows if "correct" in r]
+    shown = segmentation_overlay(image, pred.extra["segmentation"], pred.affine) if "segmentation" in pred.extra \
+        else image
+    overlay = draw_result(shown, pred.keypoints, pred.keypoint_set, correct=correct,
+                          gt_points=None if gt is None else gt[0], gt_missing=None if gt is None else gt[1],
+                          display_size=DISPLAY_SIZE)
     return {
-        "overlay": png_base64(draw_result(image, pred, correct, *((sample.joints, sample.missing) if has_gt else ()))),
+        "overlay": png_base64(overlay),
         "keypoints": rows,
-        "heatmaps": heatmap_tiles(pred),
+        "heatmaps": heatmap_tiles(pred) if np.isfinite(pred.confidence).any() else [],
         "center": [round(float(v), 1) for v in pred.center],
         "scale": round(float(pred.scale), 3),
+        "flip_test": pred.flip_test,
+        "model": predictor.artifact.summary(),
         "pckh": (round(100.0 * sum(r["correct"] for r in evaluated) / len(evaluated), 1) if evaluated else None),
     }
 
 
-def create_app(checkpoints: list[str], shared: str | Path | None = None, device: str = "cpu"):
+def create_app(checkpoints: list[str], samples: str | Path | None = None, device: str = "cpu"):
     """The Flask application.
 
     Args:
         checkpoints: posekit checkpoint files the user can pick from (loaded on first use).
-        shared: folder with the real sample photos (``../shared/data``), or None.
+        samples: folder with the sample photos (:mod:`posekit.data.samples`), or None.
         device: where the models run.
     """
     from flask import Flask, jsonify, request, send_from_directory
@@ -270,7 +218,7 @@ def create_app(checkpoints: list[str], shared: str | Path | None = None, device:
     # the request may carry a few form fields besides the image; the image itself is checked exactly
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 64 * 1024
     checkpoints = [str(c) for c in checkpoints]
-    samples = find_samples(Path(shared) if shared else None, checkpoints)
+    samples = find_samples(Path(samples) if samples else None, checkpoints)
     predictors: dict[int, PosePredictor] = {}
     lock = threading.Lock()
 
@@ -288,7 +236,7 @@ def create_app(checkpoints: list[str], shared: str | Path | None = None, device:
             if index not in predictors:
                 try:
                     predictors[index] = PosePredictor.from_checkpoint(path, device=device)
-                except (FileNotFoundError, ValueError, KeyError) as e:
+                except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
                     raise InputError(f"cannot load checkpoint {path}: {e}") from None
             return predictors[index]
 
@@ -366,7 +314,7 @@ def create_app(checkpoints: list[str], shared: str | Path | None = None, device:
             except ValueError as e:  # e.g. a degenerate box
                 raise InputError(str(e)) from None
             results.append({"checkpoint": label(checkpoints[int(c)]), **res})
-        has_gt = sample is not None and sample.joints is not None and bool(sample.head_size)
+        has_gt = any(r.get("pckh") is not None for r in results)
         return jsonify(image={"name": name, "width": int(image.shape[1]), "height": int(image.shape[0])},
                        results=results, threshold=threshold, has_gt=has_gt,
                        head_size=round(float(sample.head_size), 2) if has_gt else None,

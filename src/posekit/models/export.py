@@ -1,21 +1,58 @@
-"""Export a pose network to ONNX and check it against PyTorch with ONNX Runtime."""
+"""Export a posekit network to ONNX and run or check it with ONNX Runtime.
+
+The exported graph takes ``image``: ``(B, 3, S, S)`` float32 RGB in [0, 1] (the network normalises
+inside, like the PyTorch model) with a dynamic batch axis, and returns the network's outputs under
+their names: ``heatmaps`` ``(B, stacks, K, h, w)``, plus ``pafs`` and ``segmentation`` for the
+multi-task network.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+__all__ = ["output_names", "export_onnx", "check_onnx", "OnnxRuntimeNetwork", "cached_onnx"]
+
+
+class _NamedOutputs(nn.Module):
+    """Wraps a network whose forward returns a dict, returning its values as a tuple (for export)."""
+
+    def __init__(self, model: nn.Module, names: list[str]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(x)
+        return tuple(out[n] for n in self.names)
+
+
+def _probe(model: nn.Module, input_size: int):
+    with torch.no_grad():
+        return model.eval()(torch.zeros(1, 3, input_size, input_size))
+
+
+def output_names(model: nn.Module, input_size: int) -> list[str]:
+    """Names of the network's outputs (``["heatmaps"]``, or the keys of its output dict)."""
+    out = _probe(model, input_size)
+    return list(out) if isinstance(out, dict) else ["heatmaps"]
+
+
+def _exportable(model: nn.Module, input_size: int) -> tuple[nn.Module, list[str]]:
+    """The module to export (a dict output becomes a tuple) and its output names."""
+    out = _probe(model, input_size)
+    return (_NamedOutputs(model, list(out)), list(out)) if isinstance(out, dict) else (model, ["heatmaps"])
+
 
 def export_onnx(model: nn.Module, path: str | Path, input_size: int, opset: int = 18) -> Path:
-    """Write ``model`` as an ONNX graph with a dynamic batch axis.
-
-    The graph takes ``image``: ``(B, 3, S, S)`` float32 normalised crops (see
-    :func:`posekit.data.dataset.normalize_image`) and returns ``heatmaps``: ``(B, stacks, J, S/4, S/4)``
-    for the hourglass family. Uses the ``torch.export``-based exporter (``dynamo=True``).
+    """Write ``model`` as an ONNX graph with a dynamic batch axis (the ``torch.export``-based exporter).
 
     Raises:
         RuntimeError: the exporter cannot translate the model.
@@ -23,12 +60,21 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: int, opset: int 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
-    example = torch.randn(2, 3, input_size, input_size)
+    module, names = _exportable(model, input_size)
+    example = torch.rand(2, 3, input_size, input_size)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    torch.onnx.export(model, (example,), str(path), input_names=["image"], output_names=["heatmaps"],
-                      dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True, opset_version=opset,
-                      verbose=False)
+    with warnings.catch_warnings():  # deprecation notices from inside the exporter, not about the model
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.onnx.export(module, (example,), str(path), input_names=["image"], output_names=names,
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, dynamo=True, opset_version=opset,
+                          verbose=False)
     return path
+
+
+def _as_dict(out, names: list[str]) -> dict[str, np.ndarray]:
+    if isinstance(out, dict):
+        return {k: v.detach().numpy() for k, v in out.items()}
+    return {names[0]: out.detach().numpy()}
 
 
 def check_onnx(model: nn.Module, path: str | Path, input_size: int, batch_sizes=(1, 3),
@@ -42,15 +88,18 @@ def check_onnx(model: nn.Module, path: str | Path, input_size: int, batch_sizes=
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
     model = model.eval()
     worst = 0.0
     for b in batch_sizes:
-        x = torch.randn(b, 3, input_size, input_size)
-        got = session.run(None, {"image": x.numpy()})[0]
+        x = torch.rand(b, 3, input_size, input_size)
+        got = dict(zip(names, session.run(None, {"image": x.numpy()})))
         with torch.no_grad():
-            want = model(x).numpy()
-        assert got.shape == want.shape, f"ONNX output {got.shape} != torch {want.shape} at batch {b}"
-        worst = max(worst, float(np.abs(got - want).max()))
+            want = _as_dict(model(x), names)
+        assert set(got) == set(want), f"ONNX outputs {sorted(got)} != torch outputs {sorted(want)}"
+        for k in want:
+            assert got[k].shape == want[k].shape, f"ONNX {k} {got[k].shape} != torch {want[k].shape} at batch {b}"
+            worst = max(worst, float(np.abs(got[k] - want[k]).max()))
     assert worst <= atol, f"ONNX Runtime differs from torch by {worst:.3g} (> {atol})"
     return worst
 
@@ -58,11 +107,13 @@ def check_onnx(model: nn.Module, path: str | Path, input_size: int, batch_sizes=
 class OnnxRuntimeNetwork(nn.Module):
     """An exported network run by ONNX Runtime (CPU) behind the usual ``module(x)`` call.
 
-    ``forward``: ``(B, 3, S, S)`` float32 tensor -> the graph's ``heatmaps`` output as a CPU tensor
-    ``(B, stacks, J, S/4, S/4)``. It has no parameters; ``.to()``/``.eval()`` are no-ops.
+    ``forward``: ``(B, 3, S, S)`` float32 tensor -> the ``heatmaps`` output as a CPU tensor, or a
+    dict of tensors when the graph has several outputs. It has no parameters; ``.to()`` /
+    ``.eval()`` are no-ops.
 
     Raises:
         ImportError: onnxruntime is not installed.
+        onnxruntime's errors: the file is not a loadable model.
     """
 
     def __init__(self, path: str | Path):
@@ -71,10 +122,12 @@ class OnnxRuntimeNetwork(nn.Module):
 
         self.path = Path(path)
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.names = [o.name for o in self.session.get_outputs()]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
         image = x.detach().to("cpu", torch.float32).contiguous().numpy()
-        return torch.from_numpy(self.session.run(None, {"image": image})[0])
+        outs = [torch.from_numpy(o) for o in self.session.run(None, {"image": image})]
+        return outs[0] if len(outs) == 1 else dict(zip(self.names, outs))
 
 
 def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Path:
@@ -82,18 +135,28 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Pa
 
     The cache file lives in ``$XDG_CACHE_HOME/posekit/onnx`` (default ``~/.cache``) under a name
     derived from the checkpoint's absolute path, size and modification time, so a retrained
-    checkpoint is exported again. Written to a temporary name first, then renamed.
+    checkpoint is exported again. The export is written into a temporary folder under its final
+    name (an external ``.onnx.data`` file keeps the name it is referenced by), moved into place
+    data first, and a cached file that ONNX Runtime cannot load is exported again.
     """
-    import hashlib
-    import os
-
     ckpt = Path(checkpoint).resolve()
     stat = ckpt.stat()
     key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}".encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit" / "onnx"
     path = cache / f"{ckpt.stem}-{key}.onnx"
-    if not path.is_file():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
-        export_onnx(model, tmp, input_size)
-        tmp.replace(path)
+    if path.is_file():
+        try:
+            OnnxRuntimeNetwork(path)
+            return path
+        except ImportError:
+            raise
+        except Exception as e:  # a damaged cache entry (e.g. its external data file went missing)
+            logging.getLogger(__name__).warning("cached ONNX export %s is unusable (%s); exporting again", path, e)
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        staged = export_onnx(model, Path(tmp) / path.name, input_size)
+        for extra in sorted(Path(tmp).iterdir()):
+            if extra != staged:
+                os.replace(extra, cache / extra.name)
+        os.replace(staged, path)
     return path

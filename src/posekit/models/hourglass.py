@@ -1,18 +1,27 @@
 """Stacked Hourglass Networks (Newell, Yang & Deng, ECCV 2016), with the reduced-stem variant.
 
 Reads top to bottom: the building blocks (:class:`ConvBNReLU`, :class:`Residual`), the two stems,
-one :class:`Hourglass` module, the :class:`StackedHourglass` network and its builder.
+one :class:`Hourglass` module, the per-stack :class:`LinearHead`, the stack loop
+:class:`HourglassStacks` (shared with the PBN family, whose heads plug into it), the network
+:class:`StackedHourglass` and its registered builders.
 
-Shapes: an input crop ``(B, 3, S, S)`` gives heat maps ``(B, num_stacks, J, S/4, S/4)``; heat-map
-pixel ``(i, j)`` covers crop pixels ``4i .. 4i+3`` (stride 4, see :mod:`posekit.data.targets`).
+Shapes: an input crop ``(B, 3, S, S)``, RGB in [0, 1], gives heat maps ``(B, num_stacks, J, S/4,
+S/4)``; heat-map pixel ``(i, j)`` covers crop pixels ``4i .. 4i+3`` (stride 4, see
+:mod:`posekit.data.targets`).
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
+from posekit.models.layers import IMAGENET_MEAN, IMAGENET_STD, InputNormalization
+from posekit.models.registry import create_model, register_model
+
 STEMS = ("newell", "reduced")
+NEXT_STACK_FEATURES = ("shared", "specific")
 
 
 class ConvBNReLU(nn.Sequential):
@@ -66,11 +75,11 @@ def newell_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
 
 
 def reduced_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
-    """The reduced stem (seed table "proposed model architecture"): five plain layers 3->64 (7x7/2),
+    """The reduced stem (Kim, Novossyolov & Nurambek, Table I): five plain layers 3->64 (7x7/2),
     64->64 (3x3), 64->128 (1x1), max-pool, 128->128 (3x3), 128->F (1x1), each conv (with bias) ->
     BatchNorm -> ReLU. ``(B, 3, S, S) -> (B, F, S/4, S/4)``; 235,328 conv weights + biases for F = 256.
 
-    ``width`` (64 in the seed) scales the 64/128 channels, for small CPU models only."""
+    ``width`` (64 in the report) scales the 64/128 channels, for small CPU models only."""
     w = width
     return nn.Sequential(
         ConvBNReLU(3, w, 7, stride=2),
@@ -106,87 +115,160 @@ class Hourglass(nn.Module):
         return self.skip(x) + self.up(low)
 
 
-class StackedHourglass(nn.Module):
-    """Stacked hourglass network with intermediate supervision (Newell 2016, Sec. 3.2-3.4, Fig. 4 right).
+class LinearHead(nn.Module):
+    """The hourglass head: one 1x1 conv from the stack's features ``F`` to ``J`` heat maps.
 
-    Each stack: hourglass -> residual -> 1x1 conv+BN+ReLU (features) -> 1x1 conv (heat maps, one per
-    joint). Between stacks the features and the heat maps are remapped by 1x1 convs and added to the
-    stack's input.
+    A head maps features ``(B, F, h, w)`` to ``(heat maps (B, J, h, w), specific features (B,
+    out_features, h, w))``; here the specific features are the input itself (``out_features = F``).
+    """
+
+    def __init__(self, num_features: int, num_joints: int):
+        super().__init__()
+        self.out_features = num_features
+        self.conv = nn.Conv2d(num_features, num_joints, 1)
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.conv(feats), feats
+
+
+class HourglassStacks(nn.Module):
+    """The stacks of a stacked hourglass with intermediate supervision (Newell 2016, Sec. 3.2-3.4,
+    Fig. 4 right), with one pluggable head per stack.
+
+    Stack ``i``: ``feats = features_i(hourglass_i(x))`` (residual + 1x1 conv-BN-ReLU), ``heat maps,
+    specific = heads_i(feats)``; then, for all but the last stack, ``x = x + remap_features_i(feats
+    or specific) + remap_heatmaps_i(heat maps)`` (1x1 convs back to ``F`` channels).
 
     Args:
-        num_stacks: number of hourglass modules (the paper's best model: 8).
+        heads: one head per stack, each predicting ``num_joints`` heat maps (:class:`LinearHead`, or
+            the PBN heads of :mod:`posekit.models.pbn`).
+        num_joints: heat maps per stack ``J``.
+        num_features: channels ``F`` inside the hourglasses.
+        depth: pooling levels per hourglass.
+        next_stack_features: ``"shared"`` (the stack's features, as Newell) or ``"specific"`` (the
+            head's specific features) go into the next stack.
+
+    ``forward(x)`` with ``x`` ``(B, F, h, w)`` (stem features) returns ``(heatmaps, (x_last, feats,
+    last))``: every stack's heat maps ``(B, stacks, J, h, w)``, and what a network continuing with
+    more stacks needs: the last stack's input and shared features ``(B, F, h, w)`` and its heat maps.
+
+    Raises:
+        ValueError: no heads, a non-positive size, or an unknown ``next_stack_features``.
+    """
+
+    def __init__(self, heads: Sequence[nn.Module], num_joints: int, num_features: int, depth: int,
+                 next_stack_features: str = "shared"):
+        super().__init__()
+        if next_stack_features not in NEXT_STACK_FEATURES:
+            raise ValueError(f"unknown next_stack_features {next_stack_features!r}; expected one of "
+                             f"{NEXT_STACK_FEATURES}")
+        if not heads or min(num_joints, num_features, depth) < 1:
+            raise ValueError("need at least one stack, and num_joints, num_features, depth >= 1")
+        f, n = num_features, len(heads)
+        self.next_stack_features = next_stack_features
+        self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(n))
+        self.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(n))
+        self.heads = nn.ModuleList(heads)
+        carried = [f if next_stack_features == "shared" else h.out_features for h in heads[:-1]]
+        self.remap_features = nn.ModuleList(nn.Conv2d(c, f, 1) for c in carried)
+        self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(n - 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        outputs = []
+        for i, (hg, shared, head) in enumerate(zip(self.hourglasses, self.features, self.heads)):
+            feats = shared(hg(x))
+            heatmaps, specific = head(feats)
+            outputs.append(heatmaps)
+            if i < len(self.remap_heatmaps):
+                carried = feats if self.next_stack_features == "shared" else specific
+                x = x + self.remap_features[i](carried) + self.remap_heatmaps[i](heatmaps)
+        return torch.stack(outputs, dim=1), (x, feats, heatmaps)
+
+
+class StackedHourglass(nn.Module):
+    """A stacked hourglass network: input normalisation -> stem -> :class:`HourglassStacks`.
+
+    Args:
+        stem: ``(B, 3, S, S) -> (B, F, S/4, S/4)`` (:func:`newell_stem`, :func:`reduced_stem`, the
+            PBN stem).
+        heads: one head per stack (see :class:`HourglassStacks`).
+        num_joints, num_features, depth, next_stack_features: as in :class:`HourglassStacks`.
+        input_mean, input_std: RGB normalisation applied to the [0, 1] input (ImageNet's by default).
+
+    Input ``(B, 3, S, S)`` RGB in [0, 1] with S divisible by ``4 * 2**depth``; output ``(B, stacks,
+    J, S/4, S/4)``, every stack's heat maps (the last stack is the prediction).
+    """
+
+    def __init__(self, stem: nn.Module, heads: Sequence[nn.Module], num_joints: int, num_features: int = 256,
+                 depth: int = 4, next_stack_features: str = "shared", input_mean: Sequence[float] = IMAGENET_MEAN,
+                 input_std: Sequence[float] = IMAGENET_STD):
+        super().__init__()
+        self.num_stacks, self.num_joints, self.depth = len(heads), num_joints, depth
+        self.normalize = InputNormalization(input_mean, input_std)
+        self.stem = stem
+        self.stacks = HourglassStacks(heads, num_joints, num_features, depth, next_stack_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stacks(self.stem(self.normalize(x)))[0]
+
+
+def make_stem(name: str, num_features: int, width: int) -> nn.Sequential:
+    """``"newell"`` (:func:`newell_stem`) or ``"reduced"`` (:func:`reduced_stem`).
+
+    Raises:
+        ValueError: unknown stem name.
+    """
+    stems = {"newell": newell_stem, "reduced": reduced_stem}
+    if name not in stems:
+        raise ValueError(f"unknown stem {name!r}; expected one of {STEMS}")
+    return stems[name](num_features, width)
+
+
+# ---------------------------------------------------------------------------------------- builders
+@register_model
+def hourglass(num_joints: int = 16, num_stacks: int = 2, num_features: int = 256, depth: int = 4,
+              stem: str = "newell", stem_width: int = 64, input_mean: Sequence[float] = IMAGENET_MEAN,
+              input_std: Sequence[float] = IMAGENET_STD) -> StackedHourglass:
+    """The stacked hourglass family (Newell et al. 2016), PyTorch default initialisation.
+
+    Args:
         num_joints: heat maps per stack (16 for MPII).
+        num_stacks: number of hourglass modules (the paper's best model: 8).
         num_features: channels inside the hourglasses (256 in the paper).
-        depth: number of pooling levels per hourglass (4: 64 -> 4 px at 256 input).
+        depth: pooling levels per hourglass (4: 64 -> 4 px at 256 input).
         stem: ``"newell"`` (residual stem) or ``"reduced"`` (5 plain conv layers).
         stem_width: first stem width (64 in both papers; smaller only for quick CPU models).
-
-    Input ``(B, 3, S, S)`` with S divisible by ``4 * 2**depth``; output ``(B, num_stacks, num_joints,
-    S/4, S/4)``, every stack's heat maps (the last stack is the prediction).
+        input_mean, input_std: RGB normalisation of the [0, 1] input.
 
     Raises:
         ValueError: unknown ``stem`` or a non-positive size.
     """
-
-    def __init__(self, num_stacks: int = 2, num_joints: int = 16, num_features: int = 256, depth: int = 4,
-                 stem: str = "newell", stem_width: int = 64):
-        super().__init__()
-        if stem not in STEMS:
-            raise ValueError(f"unknown stem {stem!r}; expected one of {STEMS}")
-        if min(num_stacks, num_joints, num_features, depth) < 1:
-            raise ValueError("num_stacks, num_joints, num_features and depth must be >= 1")
-        self.num_stacks, self.num_joints, self.depth = num_stacks, num_joints, depth
-        f = num_features
-        self.stem = (newell_stem if stem == "newell" else reduced_stem)(f, stem_width)
-        add_stacks(self, num_stacks, num_joints, f, depth)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.run_stacks(self.stem(x))[0]
-
-    def run_stacks(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """The stacks on stem features ``x`` ``(B, F, S/4, S/4)``.
-
-        Returns:
-            ``(heatmaps, (x_last, feats, last))``: every stack's heat maps ``(B, stacks, J, S/4, S/4)``,
-            and what a network continuing with more stacks needs: the last stack's input and features
-            ``(B, F, S/4, S/4)`` and its heat maps ``(B, J, S/4, S/4)``.
-        """
-        return run_stack_modules(self, x)
+    if min(num_stacks, num_joints, num_features, depth, stem_width) < 1:
+        raise ValueError("num_stacks, num_joints, num_features, depth and stem_width must be >= 1")
+    heads = [LinearHead(num_features, num_joints) for _ in range(num_stacks)]
+    return StackedHourglass(make_stem(stem, num_features, stem_width), heads, num_joints, num_features, depth,
+                            input_mean=input_mean, input_std=input_std)
 
 
-def add_stacks(net: nn.Module, num_stacks: int, num_joints: int, num_features: int, depth: int) -> None:
-    """Give ``net`` the modules of ``num_stacks`` stacks (Newell et al. 2016, Fig. 4): ``hourglasses``,
-    ``features`` (residual + 1x1 conv-BN-ReLU), 1x1 ``heads`` to ``num_joints`` heat maps, and the
-    ``num_stacks - 1`` 1x1 remaps of features (``remap_features``) and heat maps (``remap_heatmaps``)
-    added to the next stack's input. Shared by :class:`StackedHourglass` and the KPTransfer composite."""
-    f = num_features
-    net.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(num_stacks))
-    net.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(num_stacks))
-    net.heads = nn.ModuleList(nn.Conv2d(f, num_joints, 1) for _ in range(num_stacks))
-    net.remap_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(num_stacks - 1))
-    net.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(num_stacks - 1))
+@register_model
+def hourglass_2stack(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """Two-stack hourglass, 256 features, residual stem (the 2-stack model of Newell et al. 2016)."""
+    return create_model("hourglass", num_joints=num_joints, num_stacks=2, **kwargs)
 
 
-def run_stack_modules(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """Run the stacks that :func:`add_stacks` gave ``net`` on ``x`` ``(B, F, S/4, S/4)``; returns
-    what :meth:`StackedHourglass.run_stacks` documents."""
-    outputs = []
-    num_stacks = len(net.hourglasses)
-    for i in range(num_stacks):
-        feats = net.features[i](net.hourglasses[i](x))
-        heatmaps = net.heads[i](feats)
-        outputs.append(heatmaps)
-        if i < num_stacks - 1:
-            x = x + net.remap_features[i](feats) + net.remap_heatmaps[i](heatmaps)
-    return torch.stack(outputs, dim=1), (x, feats, heatmaps)
+@register_model
+def hourglass_8stack(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """Eight-stack hourglass, 256 features, residual stem (Newell et al. 2016, Sec. 4 benchmark model)."""
+    return create_model("hourglass", num_joints=num_joints, num_stacks=8, **kwargs)
 
 
-def count_conv_parameters(module: nn.Module) -> int:
-    """Number of conv weights + biases in ``module`` (BatchNorm parameters excluded)."""
-    return sum(p.numel() for m in module.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
+@register_model
+def hourglass_2stack_reduced(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """Two-stack hourglass with the reduced stem (Kim, Novossyolov & Nurambek, Table I)."""
+    return create_model("hourglass", num_joints=num_joints, num_stacks=2, stem="reduced", **kwargs)
 
 
-def stacked_hourglass(num_stacks: int = 2, num_joints: int = 16, num_features: int = 256, depth: int = 4,
-                      stem: str = "newell", stem_width: int = 64) -> StackedHourglass:
-    """Builder: a :class:`StackedHourglass` with weights initialised as in PyTorch's defaults."""
-    return StackedHourglass(num_stacks, num_joints, num_features, depth, stem, stem_width)
+@register_model
+def hourglass_8stack_reduced(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """Eight-stack hourglass with the reduced stem (Kim, Novossyolov & Nurambek, Table I)."""
+    return create_model("hourglass", num_joints=num_joints, num_stacks=8, stem="reduced", **kwargs)

@@ -1,4 +1,6 @@
-"""Multi-task pose estimation + part segmentation with hard parameter sharing (issue 5).
+"""Multi-task pose estimation + part segmentation with hard parameter sharing (Agrawal, Agarwal &
+Gupta, "Multi-task learning for human pose estimation and part segmentation with hard parameter
+sharing").
 
 One shared trunk feeds two task branches:
 
@@ -10,7 +12,7 @@ One shared trunk feeds two task branches:
   (``(B, 3, H, W) -> (B, 512, H/8, W/8)``), not the 32 of a full VGG16 / FCN-32s.
 * **Pose branch** (OpenPose-style, Cao et al. 2017): ``num_stages`` stages; every stage has two
   parallel conv towers predicting joint heat maps ``S`` (J maps) and part affinity fields ``L``
-  (2 maps per limb of :data:`posekit.joints.SKELETON`). Stage 1 sees the (reduced) trunk features
+  (2 maps per limb of the keypoint set's skeleton, :data:`posekit.keypoints.MPII` by default). Stage 1 sees the (reduced) trunk features
   ``F``; stage t+1 sees ``cat(F, S_t, L_t)``. Every stage's output is returned (intermediate
   supervision).
 * **Segmentation branch** (FCN-style, Long et al. 2015): a 1x1 score conv on the trunk features to
@@ -22,12 +24,13 @@ One shared trunk feeds two task branches:
   ``seg_upsample="deconv"``: a learnable transposed conv with kernel 16, stride 8, padding 4,
   initialised to bilinear interpolation as in FCN (needs H, W divisible by 8).
 
-Output of :meth:`MultiTaskPoseSegNet.forward` for input ``(B, 3, H, W)`` (H, W divisible by 8):
+Output of :meth:`MultiTaskPoseSegNet.forward` for input ``(B, 3, H, W)``, RGB in [0, 1] (H, W
+divisible by 8; normalised inside with ``input_mean`` / ``input_std``, ImageNet's by default):
 ``{"heatmaps": (B, stages, J, H/8, W/8), "pafs": (B, stages, 2 * len(limbs), H/8, W/8),
 "segmentation": (B, C, H, W)}`` (raw logits / regressions, no activation).
 
 Reads top to bottom: the blocks (:class:`VGGTrunk`, :class:`PoseStage`, :class:`SegmentationHead`),
-the network :class:`MultiTaskPoseSegNet`, the weight loader and the builder.
+the network :class:`MultiTaskPoseSegNet`, the weight loader and the registered builders.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posekit.joints import NUM_JOINTS, SKELETON
+from posekit.keypoints import MPII
+from posekit.models.layers import IMAGENET_MEAN, IMAGENET_STD, InputNormalization
+from posekit.models.registry import create_model, register_model
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +189,7 @@ class MultiTaskPoseSegNet(nn.Module):
 
     Args:
         num_joints: heat maps per stage (16 MPII joints).
-        limbs: joint pairs with one PAF (2 channels, x then y) each; default :data:`SKELETON` (15).
+        limbs: joint-id pairs with one PAF (2 channels, x then y) each; default the MPII skeleton (15).
         num_classes: segmentation classes including background (7).
         num_stages: pose stages, 1..6 (OpenPose used 6).
         trunk_width: VGG first-block width (64 = VGG16, required for pretrained weights).
@@ -194,7 +199,8 @@ class MultiTaskPoseSegNet(nn.Module):
         stage1_convs / stage1_kernel: 3 x 3x3 in stage 1; refine_convs / refine_kernel: 5 x 7x7 later.
         seg_upsample: ``"bilinear"`` or ``"deconv"`` (see :class:`SegmentationHead`).
         tasks: the branches to build, ``("pose", "seg")`` (the joint pipeline) or one of them
-            alone (the single-task rows of the seed's Table 1: PAF pose branch / FCN32 alone).
+            alone (the single-task rows of the paper's Table 1: PAF pose branch / FCN32 alone).
+        input_mean, input_std: RGB normalisation applied to the [0, 1] input.
 
     The segmentation head reads the trunk output (conv4_3) directly; the pose branch reads ``F``.
 
@@ -203,11 +209,13 @@ class MultiTaskPoseSegNet(nn.Module):
             ``tasks`` empty or holding anything but ``"pose"`` / ``"seg"``.
     """
 
-    def __init__(self, num_joints: int = NUM_JOINTS, limbs: Sequence[tuple[int, int]] = SKELETON,
+    def __init__(self, num_joints: int = 16, limbs: Sequence[Sequence[int]] = MPII.limbs(),
                  num_classes: int = 7, num_stages: int = 6, trunk_width: int = 64, feature_channels: int = 128,
                  stage_width: int = 128, stage1_convs: int = 3, stage1_kernel: int = 3, refine_convs: int = 5,
-                 refine_kernel: int = 7, seg_upsample: str = "bilinear", tasks: Sequence[str] = TASKS):
+                 refine_kernel: int = 7, seg_upsample: str = "bilinear", tasks: Sequence[str] = TASKS,
+                 input_mean: Sequence[float] = IMAGENET_MEAN, input_std: Sequence[float] = IMAGENET_STD):
         super().__init__()
+        self.normalize = InputNormalization(input_mean, input_std)
         tasks = tuple(dict.fromkeys(tasks))
         if not tasks or not set(tasks) <= set(TASKS):
             raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {list(tasks)}")
@@ -216,7 +224,7 @@ class MultiTaskPoseSegNet(nn.Module):
             raise ValueError(f"num_stages must be in 1..6, got {num_stages}")
         if min(num_joints, len(limbs), num_classes, feature_channels, stage_width) < 1:
             raise ValueError("num_joints, limbs, num_classes, feature_channels and stage_width must be >= 1")
-        self.num_joints, self.limbs, self.num_stages = num_joints, tuple(limbs), num_stages
+        self.num_joints, self.limbs, self.num_stages = num_joints, tuple(tuple(limb) for limb in limbs), num_stages
         self.num_classes = num_classes
         self.trunk = VGGTrunk(trunk_width)
         c = self.trunk.out_channels
@@ -240,7 +248,7 @@ class MultiTaskPoseSegNet(nn.Module):
         if x.dim() != 4 or x.shape[-1] % TRUNK_STRIDE or x.shape[-2] % TRUNK_STRIDE:
             raise ValueError(f"input must be (B, 3, H, W) with H, W divisible by {TRUNK_STRIDE}, "
                              f"got {tuple(x.shape)}")
-        trunk = self.trunk(x)
+        trunk = self.trunk(self.normalize(x))
         out = {}
         if self.stages is not None:
             feats = self.pose_features(trunk)
@@ -310,10 +318,22 @@ def load_backbone_weights(model: MultiTaskPoseSegNet, path: str | Path | None) -
     return sorted(new_state)
 
 
-def multitask_pose_seg(num_stages: int = 6, num_classes: int = 7, backbone_weights: str | Path | None = None,
-                       **kwargs) -> MultiTaskPoseSegNet:
-    """Builder: a :class:`MultiTaskPoseSegNet`, trunk loaded from ``backbone_weights`` (a local
-    torchvision VGG16 state dict) when given, else randomly initialised. ``kwargs`` go to the class."""
-    model = MultiTaskPoseSegNet(num_stages=num_stages, num_classes=num_classes, **kwargs)
-    load_backbone_weights(model, backbone_weights)
-    return model
+@register_model
+def multitask(num_joints: int = 16, limbs: Sequence[Sequence[int]] = MPII.limbs(), tasks: Sequence[str] = TASKS,
+              num_stages: int = 6, num_classes: int = 7, trunk_width: int = 64, feature_channels: int = 128,
+              stage_width: int = 128, refine_kernel: int = 7, seg_upsample: str = "bilinear",
+              input_mean: Sequence[float] = IMAGENET_MEAN, input_std: Sequence[float] = IMAGENET_STD
+              ) -> MultiTaskPoseSegNet:
+    """The multi-task family: a :class:`MultiTaskPoseSegNet` with random initialisation (load a
+    local VGG16 trunk with :func:`load_backbone_weights`). Arguments: see the class."""
+    return MultiTaskPoseSegNet(num_joints=num_joints, limbs=limbs, num_classes=num_classes, num_stages=num_stages,
+                               trunk_width=trunk_width, feature_channels=feature_channels, stage_width=stage_width,
+                               refine_kernel=refine_kernel, seg_upsample=seg_upsample, tasks=tasks,
+                               input_mean=input_mean, input_std=input_std)
+
+
+@register_model
+def multitask_vgg16(num_joints: int = 16, **kwargs) -> MultiTaskPoseSegNet:
+    """Paper size: the VGG16 trunk (width 64, loads torchvision's VGG16 weights), 128-channel PAF
+    stages, both branches."""
+    return create_model("multitask", num_joints=num_joints, trunk_width=64, **kwargs)

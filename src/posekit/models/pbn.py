@@ -1,11 +1,13 @@
 """Part-based Branching Network (PBN; Tang & Wu, "Does learning specific features for related parts
 help human pose estimation?", CVPR 2019, Sec. 3-4) and its baselines.
 
-Reads top to bottom: the PBN stem, the three per-stack heads (:class:`LinearHead` and
-:class:`DeepHead`, the baselines of Fig. 5(c); :class:`BranchingHead`, one branch per joint group),
-the stacked network :class:`PBN` and the builders :func:`pbn` and :func:`pbn_baseline`.
-The residual block, the hourglass and the conv-BN-ReLU layer are those of
-:mod:`posekit.models.hourglass`.
+Reads top to bottom: the PBN stem, the per-stack heads (:class:`DeepHead`, the deep baseline of
+Fig. 5(c); :class:`BranchingHead`, one branch per joint group) and the registered builders
+:func:`pbn` and :func:`pbn_baseline` and their paper-size variants. A PBN is a
+:class:`~posekit.models.hourglass.StackedHourglass` whose stack loop
+(:class:`~posekit.models.hourglass.HourglassStacks`) runs these heads; the residual block, the
+hourglass, the conv-BN-ReLU layer and the plain baseline's 1x1 head
+(:class:`~posekit.models.hourglass.LinearHead`) are those of :mod:`posekit.models.hourglass`.
 
 Each stack: hourglass -> *shared* features (residual + 1x1 conv-BN-ReLU, as in Newell et al.) -> a
 head that predicts the heat maps. In PBN the head is a set of branches, one per group of related
@@ -15,9 +17,10 @@ several (overlapping) groups gets the mean of its branches' heat maps. Between s
 ``next input = input + remap(heat maps) + remap(features)`` with the shared features (default) or
 the concatenated group-specific features.
 
-Shapes: input ``(B, 3, S, S)`` with ``S`` divisible by ``4 * 2**depth``; output ``(B, num_stacks, J,
-S/4, S/4)`` like :class:`posekit.models.hourglass.StackedHourglass`, so the trainer, the loss and the
-decoding work unchanged.
+Shapes: input ``(B, 3, S, S)`` RGB in [0, 1] with ``S`` divisible by ``4 * 2**depth``; output ``(B,
+num_stacks, J, S/4, S/4)`` like every stacked hourglass, so the trainer, the loss and the decoding
+work unchanged. Groups are given by joint *name* (``joint_names`` names the output channels), so a
+model artifact describes its branches explicitly.
 
 Parameter counts (Table 6 of the paper; ``count_parameters`` = all weights, biases and BatchNorm
 affine parameters). The paper gives 26.69M for the eight-stack PBN (W = 64, D = 1, 5 groups) and
@@ -50,10 +53,18 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from posekit.models.hourglass import ConvBNReLU, Hourglass, Residual, newell_stem, reduced_stem
+from posekit.models.hourglass import (
+    ConvBNReLU,
+    LinearHead,
+    Residual,
+    StackedHourglass,
+    newell_stem,
+    reduced_stem,
+)
+from posekit.models.layers import IMAGENET_MEAN, IMAGENET_STD
+from posekit.models.registry import create_model, register_model
 
 STEMS = ("pbn", "newell", "reduced")
-NEXT_STACK_FEATURES = ("shared", "specific")
 BASELINES = ("plain", "deep")
 
 
@@ -82,32 +93,15 @@ def make_stem(name: str, num_features: int, width: int) -> nn.Sequential:
     Raises:
         ValueError: unknown stem name.
     """
-    if name == "pbn":
-        return pbn_stem(num_features, width)
-    if name == "newell":
-        return newell_stem(num_features, width)
-    if name == "reduced":
-        return reduced_stem(num_features, width)
-    raise ValueError(f"unknown stem {name!r}; expected one of {STEMS}")
+    stems = {"pbn": pbn_stem, "newell": newell_stem, "reduced": reduced_stem}
+    if name not in stems:
+        raise ValueError(f"unknown stem {name!r}; expected one of {STEMS}")
+    return stems[name](num_features, width)
 
 
 # ---------------------------------------------------------------------------------------- heads
 # A head maps the shared features (B, F, h, w) to (heat maps (B, J, h, w), specific features
-# (B, out_features, h, w)); ``out_features`` is the channel count of the latter.
-
-
-class LinearHead(nn.Module):
-    """Plain baseline head (Fig. 5(c) "baseline"): one 1x1 conv ``F -> J`` on the shared features.
-
-    Its specific features are the shared features themselves (``out_features = F``)."""
-
-    def __init__(self, num_features: int, num_joints: int):
-        super().__init__()
-        self.out_features = num_features
-        self.conv = nn.Conv2d(num_features, num_joints, 1)
-
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.conv(feats), feats
+# (B, out_features, h, w)); see posekit.models.hourglass.HourglassStacks.
 
 
 class DeepHead(nn.Module):
@@ -136,12 +130,13 @@ class Branch(nn.Sequential):
 class BranchingHead(nn.Module):
     """The PBN head: one :class:`Branch` and one 1x1 conv per joint group (Sec. 3).
 
-    Group ``g`` predicts the heat maps of its joints ``groups[g]``; they are scattered back to dataset
-    joint order, and a joint predicted by several branches (overlapping groups) gets their mean.
+    Group ``g`` predicts the heat maps of its joints ``groups[g]``; they are scattered back to the
+    output channel order, and a joint predicted by several branches (overlapping groups, Sec. 4.3)
+    gets their mean.
 
     Args:
         num_features: shared feature channels ``F``.
-        groups: joint ids (channel indices of the output) per group; every joint in at least one.
+        groups: channel ids per group; every channel in at least one.
         num_joints: output heat maps ``J``.
         width: branch width ``W``.
         depth: residual blocks per branch ``D`` (0: the branch is only the 1x1 ``F -> W`` layer).
@@ -180,95 +175,100 @@ class BranchingHead(nn.Module):
         return heatmaps * self.inv_count.to(heatmaps.dtype), torch.cat(specific, dim=1)
 
 
-# ---------------------------------------------------------------------------------------- network
-
-
-class PBN(nn.Module):
-    """Stacked hourglass trunk with a per-stack head (PBN branches or a baseline head).
-
-    Each stack ``i``: ``feats = shared_i(hourglass_i(x))`` (residual + 1x1 conv-BN-ReLU), ``heat maps,
-    specific = head_i(feats)``; then (all but the last stack) ``x = x + remap_heatmaps_i(heat maps) +
-    remap_features_i(feats or specific)`` (Sec. 3: identity + heat maps + features).
-
-    Args:
-        heads: one head per stack (:class:`BranchingHead`, :class:`LinearHead` or :class:`DeepHead`),
-            each predicting ``num_joints`` heat maps.
-        num_joints: heat maps per stack ``J``.
-        num_features: trunk channels ``F`` (256 in the paper).
-        depth: pooling levels per hourglass (4).
-        stem: ``"pbn"`` (:func:`pbn_stem`), ``"newell"`` or ``"reduced"``.
-        stem_width: first stem width (64 in the paper).
-        next_stack_features: ``"shared"`` (default) or ``"specific"`` features into the next stack.
-
-    Input ``(B, 3, S, S)``; output ``(B, num_stacks, J, S/4, S/4)``.
+def group_ids(groups: Sequence[Sequence[str]], joint_names: Sequence[str]) -> list[tuple[int, ...]]:
+    """Joint-name groups -> channel-id groups (order kept).
 
     Raises:
-        ValueError: unknown stem or ``next_stack_features``, no heads, or a non-positive size.
+        ValueError: an empty group, a name not in ``joint_names``, a joint twice in one group, or a
+            joint in no group.
     """
-
-    def __init__(self, heads: Sequence[nn.Module], num_joints: int, num_features: int = 256, depth: int = 4,
-                 stem: str = "pbn", stem_width: int = 64, next_stack_features: str = "shared"):
-        super().__init__()
-        if next_stack_features not in NEXT_STACK_FEATURES:
-            raise ValueError(f"unknown next_stack_features {next_stack_features!r}; expected one of {NEXT_STACK_FEATURES}")
-        if not heads or min(num_joints, num_features, depth) < 1:
-            raise ValueError("need at least one stack, and num_joints, num_features, depth >= 1")
-        f, n = num_features, len(heads)
-        self.num_stacks, self.num_joints, self.depth = n, num_joints, depth
-        self.next_stack_features = next_stack_features
-        self.stem = make_stem(stem, f, stem_width)
-        self.hourglasses = nn.ModuleList(Hourglass(depth, f) for _ in range(n))
-        self.shared = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(n))
-        self.heads = nn.ModuleList(heads)
-        remap_in = [f if next_stack_features == "shared" else h.out_features for h in heads[:-1]]
-        self.remap_features = nn.ModuleList(nn.Conv2d(c, f, 1) for c in remap_in)
-        self.remap_heatmaps = nn.ModuleList(nn.Conv2d(num_joints, f, 1) for _ in range(n - 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        outputs = []
-        for i in range(self.num_stacks):
-            feats = self.shared[i](self.hourglasses[i](x))
-            heatmaps, specific = self.heads[i](feats)
-            outputs.append(heatmaps)
-            if i < self.num_stacks - 1:
-                carried = feats if self.next_stack_features == "shared" else specific
-                x = x + self.remap_heatmaps[i](heatmaps) + self.remap_features[i](carried)
-        return torch.stack(outputs, dim=1)
+    names = list(joint_names)
+    out = []
+    for i, g in enumerate(groups):
+        if not g:
+            raise ValueError(f"group {i} is empty")
+        unknown = [n for n in g if n not in names]
+        if unknown:
+            raise ValueError(f"group {i} names unknown joints {unknown}; the model's joints are {names}")
+        if len(set(g)) != len(g):
+            raise ValueError(f"group {i} lists a joint twice: {list(g)}")
+        out.append(tuple(names.index(n) for n in g))
+    uncovered = [n for k, n in enumerate(names) if not any(k in g for g in out)]
+    if uncovered:
+        raise ValueError(f"joint(s) {', '.join(uncovered)} are in no group")
+    return out
 
 
-def count_parameters(module: nn.Module) -> int:
-    """All trainable parameters of ``module`` (conv weights and biases and BatchNorm affine parameters)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+# ---------------------------------------------------------------------------------------- builders
+_MPII_PAPER_GROUPS = [["r_ankle", "r_knee", "l_knee", "l_ankle"],
+                      ["thorax", "upper_neck", "head_top", "r_shoulder", "l_shoulder"],
+                      ["r_wrist", "r_elbow"], ["l_elbow", "l_wrist"], ["r_hip", "l_hip", "pelvis"]]
+_MPII_NAMES = ["r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
+               "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"]
 
 
-def pbn(groups: Sequence[Sequence[int]], num_stacks: int = 8, num_joints: int = 16, num_features: int = 256,
+@register_model
+def pbn(joint_names: Sequence[str], groups: Sequence[Sequence[str]], num_stacks: int = 8, num_features: int = 256,
         depth: int = 4, branch_width: int = 64, branch_depth: int = 1, stem: str = "pbn", stem_width: int = 64,
-        next_stack_features: str = "shared") -> PBN:
-    """Builder: a stacked PBN with one branch per group in every stack (Sec. 3).
+        next_stack_features: str = "shared", input_mean: Sequence[float] = IMAGENET_MEAN,
+        input_std: Sequence[float] = IMAGENET_STD) -> StackedHourglass:
+    """The PBN family: a stacked hourglass with one branch per joint group in every stack (Sec. 3).
 
     Args:
-        groups: joint ids per group (e.g. from :func:`posekit.analysis.grouping.resolve_groups`).
+        joint_names: names of the output channels, in order (``J = len(joint_names)``).
+        groups: groups of joint names; every joint in at least one (overlaps allowed, Sec. 4.3).
         branch_width, branch_depth: ``W`` and ``D`` of Fig. 5 (paper's benchmark: 64 and 1).
-        Others: see :class:`PBN`.
+        stem: ``"pbn"`` (:func:`pbn_stem`), ``"newell"`` or ``"reduced"``.
+        next_stack_features: ``"shared"`` (default, Sec. 4.3) or ``"specific"`` features into the next stack.
+        Others: see :func:`posekit.models.hourglass.hourglass`.
+
+    Raises:
+        ValueError: bad groups, an unknown stem or a non-positive size.
     """
-    heads = [BranchingHead(num_features, groups, num_joints, branch_width, branch_depth) for _ in range(num_stacks)]
-    return PBN(heads, num_joints, num_features, depth, stem, stem_width, next_stack_features)
+    ids = group_ids(groups, joint_names)
+    j = len(joint_names)
+    heads = [BranchingHead(num_features, ids, j, branch_width, branch_depth) for _ in range(num_stacks)]
+    return StackedHourglass(make_stem(stem, num_features, stem_width), heads, j, num_features, depth,
+                            next_stack_features, input_mean, input_std)
 
 
-def pbn_baseline(kind: str = "deep", num_stacks: int = 8, num_joints: int = 16, num_features: int = 256,
-                 depth: int = 4, stem: str = "pbn", stem_width: int = 64) -> PBN:
-    """Builder: the baselines of Fig. 5(c), same trunk as :func:`pbn`.
+@register_model
+def pbn_baseline(kind: str = "deep", num_joints: int = 16, num_stacks: int = 8, num_features: int = 256,
+                 depth: int = 4, stem: str = "pbn", stem_width: int = 64, input_mean: Sequence[float] = IMAGENET_MEAN,
+                 input_std: Sequence[float] = IMAGENET_STD) -> StackedHourglass:
+    """The baselines of Fig. 5(c), same trunk as :func:`pbn`.
 
     Args:
         kind: ``"plain"`` (1x1 conv on the shared features; a stacked hourglass with the PBN stem) or
             ``"deep"`` (one ``F``-channel residual block, then the 1x1 conv).
 
     Raises:
-        ValueError: unknown ``kind``.
+        ValueError: unknown ``kind`` or stem.
     """
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}; expected one of {BASELINES}")
     head = LinearHead if kind == "plain" else DeepHead
-    return PBN([head(num_features, num_joints) for _ in range(num_stacks)], num_joints, num_features, depth, stem,
-               stem_width)
+    return StackedHourglass(make_stem(stem, num_features, stem_width),
+                            [head(num_features, num_joints) for _ in range(num_stacks)], num_joints, num_features,
+                            depth, input_mean=input_mean, input_std=input_std)
+
+
+@register_model
+def pbn_8stack(joint_names: Sequence[str] = tuple(_MPII_NAMES), groups: Sequence[Sequence[str]] = None,
+               **kwargs) -> StackedHourglass:
+    """The paper's benchmark PBN on MPII: eight stacks, W = 64, D = 1, the five groups of Fig. 2(b)
+    (26,686,848 parameters; Table 6: 26.69M)."""
+    groups = _MPII_PAPER_GROUPS if groups is None else groups
+    return create_model("pbn", joint_names=list(joint_names), groups=groups, num_stacks=8, **kwargs)
+
+
+@register_model
+def pbn_baseline_deep_8stack(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """The eight-stack deep baseline of Table 6 (27,216,768 parameters; paper: 27.22M)."""
+    return create_model("pbn_baseline", kind="deep", num_joints=num_joints, num_stacks=8, **kwargs)
+
+
+@register_model
+def pbn_baseline_plain_8stack(num_joints: int = 16, **kwargs) -> StackedHourglass:
+    """The eight-stack plain baseline of Fig. 5(c): a stacked hourglass with the PBN stem."""
+    return create_model("pbn_baseline", kind="plain", num_joints=num_joints, num_stacks=8, **kwargs)

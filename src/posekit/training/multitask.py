@@ -1,4 +1,4 @@
-"""Training and validation of the multi-task pose + part segmentation network (issue 5).
+"""Training and validation of the multi-task pose + part segmentation network.
 
 :class:`MultiTaskTrainer` is the ordinary :class:`~posekit.training.trainer.Trainer` (checkpoints,
 exact resume, metrics.csv, multi-process) with the multi-task pieces plugged into its hooks:
@@ -7,10 +7,10 @@ exact resume, metrics.csv, multi-process) with the multi-task pieces plugged int
   labels from ``data.parts_dir`` / ``data.val_parts_dir``; the synthetic generator sets both), plus
   PASCAL-Person-Part as segmentation-only training samples when ``data.pascal_root`` is set;
 * network: :class:`~posekit.models.multitask.MultiTaskPoseSegNet` with the branches of
-  ``multitask.tasks`` (trunk from ``multitask.backbone_weights`` when given);
-* loss: :class:`~posekit.losses.multitask.MultiTaskLoss` (seed eqs. 2-4);
+  ``model.tasks`` (trunk from ``model.backbone_weights`` when given);
+* loss: :class:`~posekit.losses.multitask.MultiTaskLoss` (eqs. 2-4 of Agrawal, Agarwal & Gupta);
 * validation (:func:`validate_multitask`): total loss, its terms, PCKh (last stage's heat maps,
-  official head-size normalisation), the seed's ``PCK_dist`` and FCN's four segmentation metrics.
+  official head-size normalisation), ``PCK_dist`` and FCN's four segmentation metrics.
   ``best.pt`` is picked by PCKh when the pose branch exists, else by mean IU.
 
 Heat maps and PAFs live on the trunk's stride-8 grid: ``data.heatmap_size`` must be
@@ -37,9 +37,8 @@ from posekit.evaluation.segmentation import (
     pck_dist,
     segmentation_scores,
 )
-from posekit.joints import NUM_JOINTS, SKELETON, resolve_joints
 from posekit.losses.multitask import MultiTaskLoss
-from posekit.models.multitask import TASKS, TRUNK_STRIDE, multitask_pose_seg
+from posekit.models.multitask import TRUNK_STRIDE, load_backbone_weights
 from posekit.training.trainer import Trainer, pckh_metrics
 
 log = logging.getLogger(__name__)
@@ -102,13 +101,16 @@ def validate_multitask(model: nn.Module, loader: DataLoader, codec: HeatmapCodec
                 confusion_matrix(batch["segmentation"].numpy()[keep], labels[keep], num_classes, out=cm)
     result: dict = {"val_loss": sums.get("total", float("nan")) / max(n, 1)}
     result.update({f"val_{k}": v / max(n, 1) for k, v in sums.items() if k != "total"})
-    ann = loader.dataset.annotations
+    dataset = loader.dataset
+    ann = dataset.annotations
     if preds:
         result["preds"] = preds = np.concatenate(preds)
-        pose = pckh_metrics(preds, ann, tuple(range(NUM_JOINTS)), head_sizes)
+        pose = pckh_metrics(preds, ann, dataset.joint_ids, dataset.keypoints, head_sizes)
         if pose["per_joint"]:   # no head sizes: no PCKh columns
             result.update(pose)
-        dist = pck_dist(preds, ann.joints, ann.annotated, factor=pck_dist_factor)
+        ids = list(dataset.joint_ids)
+        dist = pck_dist(preds, ann.joints[:, ids], ann.annotated[:, ids], factor=pck_dist_factor,
+                        limbs=dataset.channel_keypoints.limbs())
         result.update({"pck_dist": dist.mean_distance, "pck_dist_matched": 100.0 * dist.matched_fraction})
     if cm.sum() > 0:
         s = segmentation_scores(cm)
@@ -122,20 +124,15 @@ class MultiTaskTrainer(Trainer):
     """Trains ``model.name: multitask`` configs (see the module docstring).
 
     Raises:
-        ValueError: ``data.heatmap_size != data.input_size / 8``, ``data.joints`` not all 16
-            joints, or unknown ``multitask.tasks``.
+        ValueError: ``data.heatmap_size != data.input_size / 8``, unknown ``model.tasks``, or joints
+            without a skeleton limb (PAFs need limbs).
     """
 
     def __init__(self, cfg: Config, progress: bool = True, on_step=None):
-        d, m = cfg.data, cfg.multitask
+        d = cfg.data
         if d.input_size % TRUNK_STRIDE or d.heatmap_size * TRUNK_STRIDE != d.input_size:
             raise ValueError(f"multitask: data.heatmap_size must be data.input_size / {TRUNK_STRIDE} "
                              f"(the VGG trunk's stride), got {d.heatmap_size} for input {d.input_size}")
-        if not m.tasks or not set(m.tasks) <= set(TASKS):
-            raise ValueError(f"multitask.tasks must be a non-empty subset of {list(TASKS)}, got {m.tasks}")
-        if len(resolve_joints(d.joints)) != NUM_JOINTS:
-            raise ValueError("multitask: train on all 16 joints (data.joints: all): PAF limbs and PCK_dist "
-                             "use the full skeleton")
         super().__init__(cfg, progress=progress, on_step=on_step)
 
     # ---------------------------------------------------------------- Trainer hooks
@@ -144,7 +141,8 @@ class MultiTaskTrainer(Trainer):
         ann, images, parts = ((d.annotations, d.image_dir, d.parts_dir) if split == "train" else
                               (d.val_annotations, d.val_image_dir or d.image_dir, d.val_parts_dir))
         return MultiTaskDataset(ann, images, d, train=train, parts_dir=parts or None,
-                                paf_width=self.cfg.multitask.paf_width, seed=self.cfg.train.seed)
+                                paf_width=self.cfg.model.paf_width, joint_ids=self.joint_ids, seed=self.cfg.train.seed,
+                                keypoints=self.keypoints)
 
     def build_datasets(self) -> tuple[Dataset, Dataset | None]:
         train_set = self._dataset("train", train=True)
@@ -152,28 +150,27 @@ class MultiTaskTrainer(Trainer):
         if d.pascal_root:
             from posekit.data.pascal_parts import pascal_person_part_annotations, pascal_person_part_folders
 
-            ann = pascal_person_part_annotations(d.pascal_root, d.pascal_split)
+            ann = pascal_person_part_annotations(d.pascal_root, d.pascal_split, num_joints=len(self.keypoints))
             image_dir, label_dir = pascal_person_part_folders(d.pascal_root)
             pascal = MultiTaskDataset(ann, image_dir, d, train=True, parts_dir=label_dir,
-                                      paf_width=self.cfg.multitask.paf_width, seed=self.cfg.train.seed)
+                                      paf_width=self.cfg.model.paf_width, joint_ids=self.joint_ids,
+                                      seed=self.cfg.train.seed, keypoints=self.keypoints)
             log.info("added %d PASCAL-Person-Part segmentation-only samples from %s", len(pascal), d.pascal_root)
             train_set = MixedDataset([train_set, pascal])
         val_set = self._dataset("val", train=False) if d.val_annotations else None
         return train_set, val_set
 
     def build_network(self) -> nn.Module:
-        m = self.cfg.multitask
-        if not m.backbone_weights:
-            log.warning("multitask: no multitask.backbone_weights given: the VGG16 trunk starts from random "
-                        "initialisation (the seed used ImageNet weights)")
-        return multitask_pose_seg(num_stages=m.num_stages, num_classes=m.num_classes,
-                                  backbone_weights=m.backbone_weights or None, num_joints=len(self.joint_ids),
-                                  limbs=SKELETON, trunk_width=m.trunk_width, feature_channels=m.feature_channels,
-                                  stage_width=m.stage_width, refine_kernel=m.refine_kernel,
-                                  seg_upsample=m.seg_upsample, tasks=tuple(m.tasks))
+        net = super().build_network()
+        if self.cfg.model.backbone_weights:
+            load_backbone_weights(net, self.cfg.model.backbone_weights)
+        else:
+            log.warning("multitask: no model.backbone_weights given: the VGG16 trunk starts from random "
+                        "initialisation (the paper used ImageNet weights)")
+        return net
 
     def build_criterion(self) -> nn.Module:
-        m = self.cfg.multitask
+        m = self.cfg.model
         return MultiTaskLoss(m.w_heatmap, m.w_paf, m.w_seg, threshold=m.loss_threshold)
 
     def batch_loss(self, batch: dict) -> torch.Tensor:
@@ -183,7 +180,7 @@ class MultiTaskTrainer(Trainer):
         return self.criterion({k: v.float() for k, v in out.items()}, batch_targets(batch, self.device))["total"]
 
     def evaluate(self, val_loader: DataLoader) -> tuple[dict, float]:
-        m = self.cfg.multitask
+        m = self.cfg.model
         val = validate_multitask(self.model, val_loader, self.codec, self.criterion, self.device, m.num_classes,
                                  head_sizes=self.val_head_sizes, pck_dist_factor=m.pck_dist_factor,
                                  amp_dtype=self.amp_dtype, memory_format=self.memory_format)

@@ -8,6 +8,7 @@ step ``k`` replays steps ``k+1, ...`` exactly as the uninterrupted run would (bi
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -23,16 +24,18 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from posekit.config import Config, config_to_dict, save_config
+from posekit.checkpoint import FORMAT_VERSION, ModelArtifact, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from posekit.config import Config, PBNConfig, config_to_dict, save_config
+from posekit.data.annotations import load_annotations
 from posekit.data.dataset import PoseDataset
 from posekit.data.sources import prepare_data
 from posekit.data.targets import HeatmapCodec
-from posekit.decoding.inference import crop_to_original, predict_heatmaps
+from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps
+from posekit.decoding.inference import crop_to_original
 from posekit.evaluation.pckh import pckh
-from posekit.joints import JOINT_NAMES, resolve_joints
+from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 from posekit.losses import HeatmapMSELoss
-from posekit.models import build_model
-from posekit.training.checkpoint import load_checkpoint, save_checkpoint
+from posekit.models.registry import create_model, load_weights
 from posekit.training.distributed import DistInfo, broadcast_from_main, init_distributed, mean_over_ranks, rank_slice
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
@@ -107,20 +110,21 @@ def seed_everything(seed: int) -> None:
 
 @torch.no_grad()
 def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterion: nn.Module,
-             device: torch.device, joint_ids: tuple[int, ...], flip: bool = False,
-             head_sizes: np.ndarray | None = None, amp_dtype=None,
+             device: torch.device, flip: bool = False, head_sizes: np.ndarray | None = None, amp_dtype=None,
              memory_format: torch.memory_format = torch.contiguous_format) -> dict:
-    """Validation loss and PCKh of ``model`` on ``loader``'s dataset (in dataset order).
+    """Validation loss and PCKh of ``model`` on ``loader``'s :class:`PoseDataset` (in dataset order).
 
     Args:
+        flip: flip testing (with the dataset's channel keypoints for the left/right swap).
         head_sizes: ``(N,)`` PCKh normalisers in original image pixels; default: the dataset's
             annotation head sizes (``normalize`` / ``head_size`` / head boxes).
 
     Returns:
-        dict with ``val_loss``, ``pckh`` (mean, official: pelvis and thorax excluded), ``pckh@0.1``,
-        ``per_joint`` (joint name -> PCKh@0.5, %), ``preds`` ``(N, J, 2)`` original pixels.
+        dict with ``val_loss``, ``pckh`` (official mean), ``pckh@0.1``, ``per_joint`` (joint name ->
+        PCKh@0.5, %), ``preds`` ``(N, J, 2)`` original pixels.
     """
     model.eval()
+    dataset = loader.dataset
     losses, preds = [], []
     for batch in loader:
         images = batch["image"].to(device).contiguous(memory_format=memory_format)
@@ -128,21 +132,26 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
             out = model(images)
         losses.append(criterion(out.float(), batch["heatmaps"].to(device), batch["target_weight"].to(device)).item()
                       * len(images))
-        heatmaps = predict_heatmaps(model, images, flip=True, joint_ids=list(joint_ids)) if flip else out[:, -1].float()
+        if flip:
+            heatmaps = predict_heatmaps(model, images, flip=True, keypoints=dataset.channel_keypoints)
+        else:
+            heatmaps = output_heatmaps(out).float()
         coords, _ = codec.decode(heatmaps.cpu().numpy())
         preds.append(crop_to_original(coords, batch["affine"].numpy()))
     preds = np.concatenate(preds)
-    result = {"val_loss": float(np.sum(losses) / len(loader.dataset)), "preds": preds}
-    result.update(pckh_metrics(preds, loader.dataset.annotations, joint_ids, head_sizes))
+    result = {"val_loss": float(np.sum(losses) / len(dataset)), "preds": preds}
+    result.update(pckh_metrics(preds, dataset.annotations, dataset.joint_ids, dataset.keypoints, head_sizes))
     return result
 
 
-def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], head_sizes: np.ndarray | None = None) -> dict:
-    """Official PCKh of validation predictions (pelvis and thorax out of the mean).
+def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: KeypointSet,
+                 head_sizes: np.ndarray | None = None) -> dict:
+    """Official PCKh of validation predictions (the set's ``mean_excluded`` out of the mean).
 
     Args:
-        preds: ``(N, J', 2)`` predictions of joints ``joint_ids``, original image px.
-        ann: the dataset's :class:`~posekit.data.annotations.PoseAnnotations` (ground truth, 16 joints).
+        preds: ``(N, J', 2)`` predictions of keypoints ``joint_ids``, original image px.
+        ann: the dataset's :class:`~posekit.data.annotations.PoseAnnotations` (ground truth, all K keypoints).
+        keypoints: the annotations' keypoint set.
         head_sizes: ``(N,)`` PCKh normalisers, px; default the annotations' (``normalize`` /
             ``head_size`` / head boxes).
 
@@ -153,29 +162,60 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], head_sizes:
     head_sizes = ann.head_sizes if head_sizes is None else head_sizes
     if head_sizes is None:
         return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}}
-    full = np.zeros((len(preds), len(JOINT_NAMES), 2))
+    k = len(keypoints)
+    full = np.zeros((len(preds), k, 2))
     full[:, list(joint_ids)] = preds
     missing = ~ann.annotated.copy()
-    keep = np.zeros(len(JOINT_NAMES), bool)
+    keep = np.zeros(k, bool)
     keep[list(joint_ids)] = True
     missing[:, ~keep] = True
-    res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1))
+    res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1), keypoints=keypoints)
     per_joint = res.joint_pckh(0.5)
-    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1),
-            "per_joint": {JOINT_NAMES[j]: per_joint[JOINT_NAMES[j]] for j in joint_ids}}
+    names = [keypoints.names[j] for j in joint_ids]
+    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names}}
+
+
+def resolve_model_config(cfg: Config, keypoints: KeypointSet, channel_keypoints: KeypointSet) -> Config:
+    """``cfg`` with everything the model section leaves to the data resolved, once, when a run starts:
+    PBN ``groups`` (``mi:K`` or a preset) become explicit joint-name lists of the channel keypoints.
+    ``mi:K`` is measured on the training annotations, except for the full MPII set, where the
+    packaged MI of the MPII validation people is used (so it matches ``posekit groups --k K``).
+
+    Returns:
+        A copy when something was resolved, else ``cfg`` itself.
+    """
+    m = cfg.model
+    if not isinstance(m, PBNConfig) or not isinstance(m.groups, str):
+        return cfg
+    from posekit.data.grouping import resolve_groups
+
+    annotations = None
+    if m.groups.startswith("mi:") and channel_keypoints.names != MPII.names:
+        ann = load_annotations(prepare_data(cfg.data).annotations, num_joints=len(keypoints))
+        annotations = ann.select_joints(keypoints.indices(channel_keypoints.names))
+    groups = resolve_groups(m.groups, channel_keypoints, annotations)
+    out = copy.deepcopy(cfg)
+    out.model.groups = [list(g) for g in groups]
+    return out
 
 
 class Trainer:
     """Runs one experiment described by a :class:`posekit.config.Config` into ``cfg.train.output_dir``.
 
-    Files written there: ``config.yaml``, ``metrics.csv`` (one row per epoch: lr, train/val loss,
-    PCKh mean, PCKh@0.1 mean and per joint), ``steps.csv`` (global step, epoch, loss, lr),
-    ``last.pt`` (every epoch and every ``checkpoint_every`` steps), ``best.pt`` (best val PCKh),
-    ``summary.json``.
+    Files written there: ``config.yaml`` (the resolved config: PBN groups as explicit lists),
+    ``metrics.csv`` (one row per epoch: lr, train/val loss, PCKh mean, PCKh@0.1 mean and per
+    joint), ``steps.csv`` (global step, epoch, loss, lr), ``last.pt`` (every epoch and every
+    ``checkpoint_every`` steps), ``best.pt`` (best val PCKh), ``summary.json``. Checkpoints are model
+    artifacts (:func:`posekit.load_model` reads them) plus the training state.
 
     Under ``torchrun`` the run is data-parallel (:mod:`posekit.training.distributed`):
     ``train.batch_size`` is the global batch, split evenly over the processes; only rank 0 validates,
     logs and writes files.
+
+    Raises (construction):
+        ValueError: an invalid setting (batch size not divisible by the processes, a keypoint set
+            that cannot be flipped with flip augmentation, ...); FileNotFoundError / AnnotationError:
+            missing or malformed data.
     """
 
     #: whether the training step goes through ``forward`` (required by DistributedDataParallel)
@@ -183,10 +223,9 @@ class Trainer:
 
     def __init__(self, cfg: Config, progress: bool = True,
                  on_step: Callable[["Trainer", float], None] | None = None):
-        self.cfg, self.progress, self.on_step = cfg, progress, on_step
         t = cfg.train
+        self.progress, self.on_step = progress, on_step
         self.out = Path(t.output_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
         if t.num_threads:
             torch.set_num_threads(t.num_threads)
         seed_everything(t.seed)
@@ -203,18 +242,18 @@ class Trainer:
                 torch.cuda.set_device(self.device)
         self.progress = progress and self.dist.is_main
         self.local_batch = t.batch_size // self.dist.world_size
-        if t.amp_dtype not in AMP_DTYPES:
-            raise ValueError(f"train.amp_dtype must be one of {sorted(AMP_DTYPES)}, got {t.amp_dtype!r}")
         self.amp_dtype = AMP_DTYPES[t.amp_dtype] if (t.amp and self.device.type == "cuda") else None
         # float16 autocast needs loss scaling against gradient underflow; bfloat16 does not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.keypoints = get_keypoint_set(cfg.data.keypoints)
+        self.joint_ids = self.keypoints.resolve(cfg.data.joints)
+        self.cfg = cfg = resolve_model_config(cfg, self.keypoints, self.keypoints.subset(self.joint_ids))
         self.data_cfg = prepare_data(cfg.data)
-        self.joint_ids = resolve_joints(cfg.data.joints)
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
         self.train_set, self.val_set = self.build_datasets()
         self.val_head_sizes = None
         if self.val_set is not None and cfg.eval.ground_truth:
-            from posekit.evaluation.pckh import load_mpii_ground_truth
+            from posekit.data.ground_truth import load_mpii_ground_truth
             self.val_head_sizes = load_mpii_ground_truth(cfg.eval.ground_truth).head_sizes
         steps = t.iters_per_epoch or math.ceil(len(self.train_set) / t.batch_size)
         self.steps_per_epoch = steps
@@ -236,16 +275,22 @@ class Trainer:
 
     # ---------------------------------------------------------------- hooks (overridden by subclasses)
     def train_joint_ids(self) -> tuple[int, ...]:
-        """Dataset joint ids of the training targets, in channel order (default: ``data.joints``)."""
+        """Keypoint ids of the training targets, in channel order (default: ``data.joints``)."""
         return self.joint_ids
+
+    def output_keypoints(self) -> KeypointSet:
+        """The keypoints of the network's output channels (what its artifact records)."""
+        return self.keypoints.subset(self.joint_ids)
 
     def build_datasets(self) -> tuple[Dataset, Dataset | None]:
         """Training and validation datasets (default: :class:`PoseDataset` on ``data``'s train/val
         splits; no validation set when ``data.val_annotations`` is empty). The training set must
         have ``set_epoch(epoch)``."""
         train_set = PoseDataset.from_config(self.data_cfg, "train", joint_ids=self.train_joint_ids(),
-                                            seed=self.cfg.train.seed)
-        val_set = PoseDataset.from_config(self.data_cfg, "val") if self.data_cfg.val_annotations else None
+                                            seed=self.cfg.train.seed, keypoints=self.keypoints)
+        val_set = None
+        if self.data_cfg.val_annotations:
+            val_set = PoseDataset.from_config(self.data_cfg, "val", joint_ids=self.joint_ids, keypoints=self.keypoints)
         return train_set, val_set
 
     def build_criterion(self) -> nn.Module:
@@ -254,8 +299,8 @@ class Trainer:
 
     def build_network(self) -> nn.Module:
         """The network to train, on the CPU; called once in ``__init__`` before the optimiser is built
-        (default: :func:`posekit.models.build_model` for ``len(data.joints)`` heat maps)."""
-        return build_model(self.cfg.model, len(self.joint_ids))
+        (default: the registry's builder of ``model.name`` for the output keypoints)."""
+        return create_model(self.cfg.model.name, **self.cfg.model.create_kwargs(self.output_keypoints()))
 
     def compute_loss(self, images: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Forward pass and training loss of one batch.
@@ -288,7 +333,7 @@ class Trainer:
             drives the plateau scheduler and early stopping: the PCKh mean, or ``-val_loss`` when
             the validation set has no head sizes.
         """
-        val = validate(self.model, val_loader, self.codec, self.criterion, self.device, self.joint_ids,
+        val = validate(self.model, val_loader, self.codec, self.criterion, self.device,
                        flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
                        amp_dtype=self.amp_dtype, memory_format=self.memory_format)
         row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
@@ -296,15 +341,39 @@ class Trainer:
         return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
 
     # ---------------------------------------------------------------- checkpoints
+    def artifact(self) -> ModelArtifact:
+        """The model artifact of the network being trained (see :mod:`posekit.checkpoint`)."""
+        spec, d = self.model.posekit_spec, self.cfg.data
+        kwargs = spec["kwargs"]
+        s = self.state
+        return ModelArtifact(
+            arch=spec["arch"], arch_kwargs=kwargs, keypoints=self.output_keypoints(),
+            input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": d.input_size,
+                   "mean": kwargs.get("input_mean"), "std": kwargs.get("input_std")},
+            crop={"mode": d.crop, "scale_factor": d.scale_factor, "input_size": d.input_size},
+            codec={"input_size": d.input_size, "heatmap_size": d.heatmap_size, "sigma": d.sigma,
+                   "decoding": "posekit"},
+            eval={"flip_test": self.cfg.eval.flip_test, "scales": self.cfg.eval.scales},
+            trained_on={"config": self.cfg.name, "dataset": d.dataset if d.dataset != "files" else d.annotations,
+                        "keypoint_set": self.keypoints.name, "epochs": s.epoch,
+                        "val_pckh": s.best_pckh if math.isfinite(s.best_pckh) and s.best_pckh >= 0 else None,
+                        "best_epoch": s.best_epoch if s.best_epoch > 0 else None},
+            extra=self.artifact_extra())
+
+    def artifact_extra(self) -> dict:
+        """Family-specific facts for the artifact's ``extra`` (default: none)."""
+        return {}
+
     def checkpoint_state(self) -> dict:
         s = self.state
         return {
+            "format_version": FORMAT_VERSION,
+            "artifact": self.artifact().to_dict(),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "scaler": self.scaler.state_dict(),
             "config": config_to_dict(self.cfg),
-            "joint_ids": list(self.joint_ids),
             "train_state": {"epoch": s.epoch, "step_in_epoch": s.step_in_epoch, "global_step": s.global_step,
                             "loss_sum": s.loss_sum, "best_pckh": s.best_pckh, "best_epoch": s.best_epoch,
                             "bad_epochs": s.bad_epochs, "history": s.history},
@@ -312,15 +381,33 @@ class Trainer:
         }
 
     def resume(self, path: str | Path | None = None) -> bool:
-        """Load ``last.pt`` (or ``path``) if it exists; returns whether a checkpoint was loaded."""
+        """Load ``last.pt`` (or ``path``) if it exists; returns whether a checkpoint was loaded.
+
+        Raises:
+            posekit.checkpoint.CheckpointError: the checkpoint describes another network than this
+                run builds, or its weights / optimiser state do not fit (nothing is changed then).
+        """
+        from posekit.checkpoint import CheckpointError
+
         path = Path(path) if path else self.out / "last.pt"
         if not path.is_file():
             return False
         ckpt = load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt["scheduler"]:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
+        if "artifact" not in ckpt or "optimizer" not in ckpt or "train_state" not in ckpt:
+            raise CheckpointError(f"{path}: not a training checkpoint of this posekit version (no training state)")
+        saved = ckpt["artifact"]
+        spec = self.model.posekit_spec
+        if saved.get("arch") != spec["arch"] or saved.get("arch_kwargs") != spec["kwargs"]:
+            raise CheckpointError(f"{path}: written for the network {saved.get('arch')} {saved.get('arch_kwargs')}, "
+                                  f"but the run builds {spec['arch']} {spec['kwargs']}")
+        load_weights(self.model, ckpt["model"], str(path))
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt["scheduler"]:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"{path}: its optimiser / scheduler state does not fit train.optimizer="
+                                  f"{self.cfg.train.optimizer}, train.scheduler={self.cfg.train.scheduler} ({e})") from None
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(**ckpt["train_state"])
@@ -341,6 +428,8 @@ class Trainer:
         t, s = self.cfg.train, self.state
         main = self.dist.is_main
         if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.out)
             save_config(self.cfg, self.out / "config.yaml")
             if s.step_in_epoch == 0 and s.epoch == 0:
                 (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
@@ -446,14 +535,3 @@ class Trainer:
         tmp.replace(self.out / "metrics.csv")
 
 
-def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``cfg`` (continuing from ``output_dir/last.pt`` when ``resume``); returns the summary."""
-    if cfg.model.name == "multitask":
-        from posekit.training.multitask import MultiTaskTrainer
-
-        trainer = MultiTaskTrainer(cfg, progress=progress)
-    else:
-        trainer = Trainer(cfg, progress=progress)
-    if resume and not trainer.resume():
-        print(f"no checkpoint in {trainer.out}; starting from scratch")
-    return trainer.fit()

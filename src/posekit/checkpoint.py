@@ -1,0 +1,200 @@
+"""Checkpoint files and the self-describing model artifact.
+
+Files are written atomically (a temporary file in the same folder, fsync, rename) and read with
+``torch.load(..., weights_only=True)``: nothing in a checkpoint can run code.
+
+A posekit checkpoint is a dict with ``"format_version"`` (:data:`FORMAT_VERSION`), the network's
+``"model"`` state dict and an ``"artifact"``: everything needed to rebuild and run the network
+without the config it was trained from (:class:`ModelArtifact`). A training checkpoint adds the
+optimiser, scheduler and loop state; :func:`posekit.load_model` reads only the artifact part.
+Checkpoints written before the artifact existed (format 1: ``"config"`` + ``"joint_ids"``) are
+migrated when read (:mod:`posekit.models.legacy`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posekit.keypoints import KeypointSet
+
+__all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "save_checkpoint", "load_checkpoint",
+           "remove_stale_temporaries"]
+
+#: Version of the checkpoint layout written by this posekit (1: before the model artifact).
+FORMAT_VERSION = 2
+_TMP_SUFFIX = ".tmp"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable posekit checkpoint, or one that does not fit (names the file)."""
+
+
+@dataclass
+class ModelArtifact:
+    """What a model is and how it is used, stored beside its weights.
+
+    Attributes:
+        arch: registered builder name (:func:`posekit.create_model`).
+        arch_kwargs: the builder's fully resolved keyword arguments (plain lists/numbers/strings;
+            PBN groups as joint-name lists).
+        keypoints: the keypoints of the model's output channels, in channel order.
+        input: the input contract: RGB in [0, 1], NCHW float32 (``"size"`` crop pixels); ``mean`` /
+            ``std`` are the normalisation the network applies inside its forward.
+        crop: how a person becomes the input crop: ``mode`` (``center_scale``), ``scale_factor``
+            (box side = ``scale * 200 * scale_factor`` px around ``center``), ``input_size``.
+        codec: the heat-map codec: ``input_size``, ``heatmap_size``, ``sigma`` (heat-map px) and
+            ``decoding`` (the convention that maps heat-map pixels to crop pixels).
+        eval: evaluation defaults: ``flip_test`` (bool), ``scales`` (list or None).
+        trained_on: provenance: dataset, keypoint set, epochs, validation PCKh, ... (informative).
+        extra: family-specific facts (e.g. a KPTransfer model's S1 joints).
+    """
+
+    arch: str
+    arch_kwargs: dict
+    keypoints: KeypointSet
+    input: dict
+    crop: dict
+    codec: dict
+    eval: dict = field(default_factory=lambda: {"flip_test": True, "scales": None})
+    trained_on: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain-data form stored under ``checkpoint["artifact"]``."""
+        out = asdict(self)
+        out["keypoints"] = self.keypoints.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "checkpoint") -> "ModelArtifact":
+        """Read :meth:`to_dict`'s form.
+
+        Raises:
+            CheckpointError: a missing or malformed entry (``where`` names the file).
+        """
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{where}: 'artifact' is not a mapping")
+        required = ("arch", "arch_kwargs", "keypoints", "input", "crop", "codec")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise CheckpointError(f"{where}: the model artifact lacks {', '.join(missing)}")
+        try:
+            keypoints = KeypointSet.from_dict(data["keypoints"], where=f"{where}: artifact keypoints")
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        return cls(arch=str(data["arch"]), arch_kwargs=dict(data["arch_kwargs"]), keypoints=keypoints,
+                   input=dict(data["input"]), crop=dict(data["crop"]), codec=dict(data["codec"]),
+                   eval=dict(data.get("eval") or {"flip_test": True, "scales": None}),
+                   trained_on=dict(data.get("trained_on") or {}), extra=dict(data.get("extra") or {}))
+
+    def summary(self) -> str:
+        """One line for people: architecture, keypoints and what it was trained on."""
+        t = self.trained_on
+        parts = [f"{self.arch}", f"{len(self.keypoints)} keypoints ({self.keypoints.name})",
+                 f"input {self.input.get('size')} px"]
+        if t.get("dataset"):
+            parts.append(f"trained on {t['dataset']}")
+        if t.get("epochs") is not None:
+            parts.append(f"{t['epochs']} epochs")
+        if t.get("val_pckh") is not None:
+            parts.append(f"val PCKh@0.5 {t['val_pckh']:.1f}")
+        return ", ".join(parts)
+
+
+def remove_stale_temporaries(folder: str | Path, name: str | None = None, older_than_s: float = 0.0) -> list[Path]:
+    """Delete leftovers of interrupted :func:`save_checkpoint` calls (``NAME.*.tmp``) in ``folder``.
+
+    Args:
+        name: only those of this checkpoint file name (default: every ``*.pt.*.tmp``).
+        older_than_s: keep files modified less than this many seconds ago (a write in progress).
+
+    Returns:
+        The deleted paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f"{name}.*{_TMP_SUFFIX}" if name else f"*.pt.*{_TMP_SUFFIX}"
+    now, removed = time.time(), []
+    for p in folder.glob(pattern):
+        try:
+            if now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:  # removed concurrently
+            pass
+    return removed
+
+
+def save_checkpoint(state: dict, path: str | Path) -> None:
+    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    A crash mid-write leaves the previous checkpoint intact (and a ``NAME.*.tmp`` file that
+    :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
+    containers/numbers/strings so that it loads with ``weights_only=True``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=_TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _device_error(map_location: Any) -> str | None:
+    device = torch.device(map_location) if isinstance(map_location, (str, torch.device)) else None
+    if device is not None and device.type == "cuda" and not torch.cuda.is_available():
+        return f"device {map_location!r} was asked for, but CUDA is not available on this machine (use --device cpu)"
+    return None
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint (``weights_only=True``).
+
+    Returns:
+        The checkpoint dict: ``"model"`` (state dict) plus either ``"artifact"`` (format 2) or the
+        format-1 ``"config"`` / ``"joint_ids"`` entries (see :func:`posekit.load_model`).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: not a posekit checkpoint (truncated, foreign or not a dict), or a CUDA
+            ``map_location`` without CUDA; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    problem = _device_error(map_location)
+    if problem:
+        raise CheckpointError(f"{path}: {problem}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated, foreign, or holding objects that weights-only loading refuses
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            reason = ("it holds Python objects besides tensors and plain data, which posekit never loads "
+                      "(it is not a posekit checkpoint, or it was tampered with)")
+        raise CheckpointError(f"{path}: not a readable posekit checkpoint: {reason}") from None
+    if not isinstance(state, dict) or "model" not in state or not isinstance(state["model"], dict):
+        raise CheckpointError(f"{path}: not a posekit checkpoint (no 'model' state dict)")
+    if "artifact" not in state and "config" not in state:
+        raise CheckpointError(f"{path}: not a posekit checkpoint (no model artifact)")
+    version = state.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is newer than this posekit reads "
+                              f"({FORMAT_VERSION}); upgrade posekit")
+    return state

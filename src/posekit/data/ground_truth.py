@@ -1,0 +1,167 @@
+"""Ground truth for keypoint evaluation, read from the files people evaluate against.
+
+* ``gt_valid.mat``: the official-style MPII ground truth (the MPII evaluation code, HRNet,
+  pytorch-pose): ``pos_gt_src`` (16, 2, N) joint (x, y) px, ``jnt_missing`` (16, N) 1 = missing,
+  ``headboxes_src`` (2, 2, N) head box corners, optionally ``dataset_joints`` (the MPII short names,
+  checked against the official order);
+* ``valid.h5`` (the Newell / princeton layout) and the mmpose / HRNet json, read with the annotation
+  readers of :mod:`posekit.data.annotations` (one reader per format); the head size is the h5
+  ``normalize`` field, or the json ``head_size`` / ``0.6 x headbox`` diagonal.
+
+A joint without a coordinate is *missing*: never evaluated. An annotated joint with visibility 0
+is occluded and evaluated (PCKh on visible / occluded joints uses :attr:`GroundTruth.visible`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from posekit.data.annotations import HEAD_SIZE_FACTOR, AnnotationError, load_annotations
+from posekit.keypoints import MPII, MPII_SHORT_NAMES, KeypointSet
+
+__all__ = ["GroundTruth", "read_mat", "head_sizes_from_headboxes", "load_mpii_ground_truth",
+           "load_ground_truth"]
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Ground truth for the evaluation of ``N`` single-person samples.
+
+    Attributes:
+        joints: (N, K, 2) float64 joint (x, y), original image px, in the order of ``keypoints``.
+        missing: (N, K) bool, True where the joint is not annotated (excluded from the metric).
+        head_sizes: (N,) float64 PCKh normaliser in px (``0.6 * head box diagonal``), or None.
+        headboxes: (N, 2, 2) float64 head boxes ``[[x1, y1], [x2, y2]]`` px, or None.
+        visible: (N, K) bool visibility flags when the source has them, else None.
+        keypoints: the keypoint set of the K joints.
+        source: the file it was read from, if any.
+    """
+
+    joints: np.ndarray
+    missing: np.ndarray
+    head_sizes: np.ndarray | None
+    headboxes: np.ndarray | None = None
+    visible: np.ndarray | None = None
+    keypoints: KeypointSet = MPII
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.joints.shape[0])
+
+    def with_head_sizes(self, head_sizes: np.ndarray) -> "GroundTruth":
+        """Copy with another head-size normaliser, shape (N,) px.
+
+        Raises:
+            ValueError: not one head size per sample.
+        """
+        head_sizes = np.asarray(head_sizes, dtype=np.float64).reshape(-1)
+        if head_sizes.shape != (self.num_samples,):
+            raise ValueError(f"head_sizes has {head_sizes.shape[0]} entries, ground truth has {self.num_samples} samples")
+        return GroundTruth(self.joints, self.missing, head_sizes, self.headboxes, self.visible, self.keypoints,
+                           self.source)
+
+
+def read_mat(path: str | Path, what: str = "MATLAB") -> dict[str, Any]:
+    """The variables of a MATLAB ``.mat`` file (``scipy.io.loadmat``).
+
+    Raises:
+        FileNotFoundError: no such file (the message says which kind of file, ``what``).
+        ValueError: the file is not a readable ``.mat`` file.
+    """
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        return loadmat(str(path))
+    except Exception as e:  # scipy raises several types for corrupt / non-mat files
+        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
+
+
+def head_sizes_from_headboxes(headboxes: np.ndarray) -> np.ndarray:
+    """MPII head size ``0.6 * ||headbox[1] - headbox[0]||`` for (N, 2, 2) head boxes (px -> px).
+
+    Raises:
+        ValueError: not of shape (N, 2, 2).
+    """
+    headboxes = np.asarray(headboxes, dtype=np.float64)
+    if headboxes.ndim != 3 or headboxes.shape[1:] != (2, 2):
+        raise ValueError(f"headboxes must have shape (N, 2, 2), got {headboxes.shape}")
+    return HEAD_SIZE_FACTOR * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
+
+
+def _require_key(data: Mapping[str, Any], key: str, path: Path) -> np.ndarray:
+    if key not in data:
+        present = ", ".join(sorted(k for k in data if not k.startswith("__"))) or "none"
+        raise KeyError(f"{path}: missing key {key!r} (keys present: {present})")
+    return np.asarray(data[key])
+
+
+def _require_shape(name: str, arr: np.ndarray, expected: tuple[int | None, ...], path: Path) -> None:
+    ok = arr.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, arr.shape))
+    if not ok:
+        shown = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{path}: {name!r} must have shape {shown}, got {tuple(arr.shape)}")
+
+
+def load_mpii_ground_truth(path: str | Path) -> GroundTruth:
+    """Read the official-style ground truth ``gt_valid.mat`` (layout: module docstring).
+
+    Returns:
+        :class:`GroundTruth` (sample-first arrays, MPII keypoints, ``head_sizes = 0.6 * head box
+        diagonal``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        KeyError: a required key is absent (message names the file and the key).
+        ValueError: not a readable .mat, or an array has the wrong shape or joint order.
+    """
+    path = Path(path)
+    data = read_mat(path, "ground-truth")
+    k = len(MPII)
+    pos = _require_key(data, "pos_gt_src", path).astype(np.float64)
+    missing = _require_key(data, "jnt_missing", path)
+    boxes = _require_key(data, "headboxes_src", path).astype(np.float64)
+    _require_shape("pos_gt_src", pos, (k, 2, None), path)
+    n = pos.shape[2]
+    _require_shape("jnt_missing", missing, (k, n), path)
+    _require_shape("headboxes_src", boxes, (2, 2, n), path)
+    if "dataset_joints" in data:
+        names = tuple(str(np.asarray(x).ravel()[0]) if np.asarray(x).size else "" for x in
+                      np.asarray(data["dataset_joints"]).ravel())
+        if names != MPII_SHORT_NAMES:
+            raise ValueError(f"{path}: dataset_joints {names} is not the MPII joint order {MPII_SHORT_NAMES}")
+    headboxes = boxes.transpose(2, 0, 1)  # (N, corner, xy)
+    return GroundTruth(joints=pos.transpose(2, 0, 1).copy(), missing=missing.T.astype(bool),
+                       head_sizes=head_sizes_from_headboxes(headboxes), headboxes=headboxes.copy(),
+                       keypoints=MPII, source=path)
+
+
+def load_ground_truth(path: str | Path, keypoints: KeypointSet = MPII) -> GroundTruth:
+    """Read ground truth by suffix: ``.mat`` (gt_valid.mat), ``.h5``/``.hdf5`` (valid.h5) or
+    ``.json`` (annotation records with ``head_size`` or ``headbox``), in the keypoint set
+    ``keypoints`` (the .mat file is MPII by definition).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unknown suffix, a malformed file (:class:`AnnotationError` names file, sample
+            and field), a joint count that does not match ``keypoints``, or no head sizes.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        return load_mpii_ground_truth(path)
+    if suffix not in (".h5", ".hdf5", ".json"):
+        raise ValueError(f"{path}: unknown ground-truth format {suffix!r} (expected .mat, .h5 or .json)")
+    ann = load_annotations(path, num_joints=len(keypoints))
+    if ann.head_sizes is None:
+        raise AnnotationError(f"{path}: no head sizes (h5 'normalize', json 'head_size' or 'headbox'); PCKh needs "
+                              f"one per sample (use gt_valid.mat for MPII)")
+    return GroundTruth(joints=ann.joints, missing=~ann.annotated, head_sizes=ann.head_sizes,
+                       headboxes=ann.headboxes, visible=ann.visible > 0, keypoints=keypoints, source=path)

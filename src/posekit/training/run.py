@@ -1,0 +1,97 @@
+"""Starting and resuming a training run: the trainer of each model family, and the checks that
+keep a run folder intact.
+
+:func:`train` is what ``posekit train`` calls. A new run refuses a folder that already holds one
+(``last.pt``) unless asked to overwrite it; ``resume=True`` continues the run from its own saved
+``config.yaml`` and ``last.pt``, after checking that the requested config changes nothing that
+would make the checkpoint meaningless (model, data, optimiser): every check happens before
+anything in the folder is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from posekit.config import Config, MultiTaskConfig, config_diff, config_from_dict, config_to_dict
+from posekit.training.multitask import MultiTaskTrainer
+from posekit.training.trainer import Trainer
+
+__all__ = ["RunFolderError", "make_trainer", "resume_config", "train", "RESUMABLE_CHANGES"]
+
+#: Config keys a resumed run may change (everything else must match the run's saved config).
+RESUMABLE_CHANGES = ("name", "train.epochs", "train.early_stopping", "train.val_every", "train.checkpoint_every",
+                     "train.num_threads", "train.device", "eval.batch_size", "eval.flip_test", "eval.scales",
+                     "eval.val_flip_test", "data.num_workers")
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked (it holds a run, or a resume would not fit)."""
+
+
+def make_trainer(cfg: Config, progress: bool = True, on_step=None) -> Trainer:
+    """The trainer of ``cfg.model``'s family: :class:`MultiTaskTrainer` for the multi-task network,
+    the plain :class:`Trainer` for the heat-map families (hourglass, PBN, PBN baselines)."""
+    cls = MultiTaskTrainer if isinstance(cfg.model, MultiTaskConfig) else Trainer
+    return cls(cfg, progress=progress, on_step=on_step)
+
+
+def resume_config(requested: Config, run_dir: str | Path) -> Config:
+    """The config a resumed run continues with: the run's saved ``config.yaml`` with only the
+    :data:`RESUMABLE_CHANGES` taken from ``requested``.
+
+    A PBN ``model.groups`` given as a spec (``mi:5``) is compared as the explicit groups the run
+    resolved when it started, i.e. not at all: the run keeps its groups.
+
+    Raises:
+        RunFolderError: no saved config, or ``requested`` changes other keys (they are listed).
+    """
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir}: no config.yaml to resume from (is this a posekit run folder?)")
+    saved_dict = yaml.safe_load(path.read_text()) or {}
+    saved = config_from_dict(saved_dict, where=str(path))
+    want = config_to_dict(requested)
+    have = config_to_dict(saved)
+    if isinstance(want.get("model", {}).get("groups"), str):
+        want["model"]["groups"] = have.get("model", {}).get("groups")
+    changed = [k for k in config_diff(have, want) if k not in RESUMABLE_CHANGES and k != "train.output_dir"]
+    if changed:
+        raise RunFolderError(f"{run_dir}: cannot resume with changed {', '.join(changed)} (the run was trained "
+                             f"with the values in {path}); resume without those --set, or start a new run in "
+                             "another folder (--output-dir)")
+    out = config_from_dict(have, where=str(path))
+    for key in RESUMABLE_CHANGES:
+        section, _, field = key.partition(".")
+        if field:
+            setattr(getattr(out, section), field, getattr(getattr(requested, section), field))
+        else:
+            setattr(out, section, getattr(requested, section))
+    out.train.output_dir = requested.train.output_dir
+    return out
+
+
+def train(cfg: Config, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+    """Train ``cfg`` into ``cfg.train.output_dir``; returns the run's summary.
+
+    Args:
+        resume: continue the run in the folder (its saved config, :func:`resume_config`, and
+            ``last.pt``); a folder without a run starts from scratch.
+        overwrite: start a new run in a folder that holds one (its checkpoints are replaced).
+
+    Raises:
+        RunFolderError: the folder holds a run and neither ``resume`` nor ``overwrite`` is set, or
+            the resume does not fit.
+    """
+    out = Path(cfg.train.output_dir)
+    holds_run = (out / "last.pt").is_file()
+    if resume and holds_run:
+        cfg = resume_config(cfg, out)
+    elif holds_run and not overwrite:
+        raise RunFolderError(f"{out} already holds a run (last.pt); continue it with --resume, or replace it "
+                             "with --overwrite, or choose another --output-dir")
+    trainer = make_trainer(cfg, progress=progress)
+    if resume and not trainer.resume():
+        print(f"no checkpoint in {trainer.out}; starting from scratch")
+    return trainer.fit()
