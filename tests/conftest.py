@@ -31,17 +31,21 @@ def synthetic_root(tmp_path_factory) -> Path:
     return root
 
 
-def tiny_config(output_dir: Path, synthetic_root: Path, **train):
-    """A config for a 1-stack, 16-feature hourglass on 64 px crops of the tiny synthetic dataset."""
+def tiny_config(output_dir: Path, synthetic_root: Path, model: dict | None = None, data: dict | None = None, **train):
+    """A config for a 2-stack, 16-feature hourglass on 64 px crops of the tiny synthetic dataset;
+    ``model`` / ``data`` entries override (or extend) those sections, ``train`` the train section."""
     from posekit.config import load_config
 
+    model = {"num_stacks": 2, "num_features": 16, "depth": 2, "stem_width": 8, **(model or {})}
     overrides = [
         "data.dataset=synthetic", f"data.root={synthetic_root}", "data.synthetic_train=24",
         "data.synthetic_val=8", "data.synthetic_image_size=64", "data.input_size=64", "data.heatmap_size=16",
-        "model.num_stacks=2", "model.num_features=16", "model.depth=2", "model.stem_width=8",
         "train.batch_size=4", "train.epochs=2", "train.optimizer=adam", "train.lr=1e-3",
         f"train.output_dir={output_dir}", "eval.batch_size=8",
-    ] + [f"train.{k}={v}" for k, v in train.items()]
+    ] + [f"model.{k}={v}" for k, v in model.items()] + [f"data.{k}={v}" for k, v in (data or {}).items()] \
+      + [f"train.{k}={v}" for k, v in train.items()]
+    if "name" in model:   # the family first: its other keys are checked against it
+        overrides.insert(0, f"model.name={model['name']}")
     return load_config(None, overrides)
 
 

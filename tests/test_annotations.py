@@ -208,7 +208,7 @@ def test_malformed_h5_names_file_sample_field(tmp_path):
     assert len(ann) == 20 and ann.annotated.all()
 
     with pytest.raises(AnnotationError, match=r"valid\.h5: all samples: field 'part' has 14 joints, expected 16"):
-        read_mpii_h5(_write_h5(path, j=14))
+        read_mpii_h5(_write_h5(path, j=14), num_joints=16)
     with pytest.raises(AnnotationError, match=r"valid\.h5: missing key 'scale'"):
         read_mpii_h5(_write_h5(path, drop="scale"))
 

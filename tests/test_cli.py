@@ -72,11 +72,7 @@ def test_evaluate_checkpoint_without_head_sizes_says_so(tiny_run, shared, capsys
 
 
 def test_quickstart_end_to_end_tiny(tmp_path, synthetic_root, shared):
-    from conftest import REPO
-
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text((REPO / "configs" / "quickstart.yaml").read_text())
-    args = ["quickstart", "--config", str(cfg), "--out", str(tmp_path / "run"), "--no-progress", "--shared", str(shared),
+    args = ["quickstart", "--out", str(tmp_path / "run"), "--no-progress", "--samples", str(shared),
             "--set", f"data.root={synthetic_root}", "--set", "data.synthetic_train=24", "--set", "data.synthetic_val=8",
             "--set", "data.synthetic_image_size=64", "--set", "data.input_size=64", "--set", "data.heatmap_size=16",
             "--set", "model.num_features=16", "--set", "model.depth=2", "--set", "model.stem_width=8",
@@ -109,6 +105,6 @@ def test_evaluate_contract_through_the_console_script(tmp_path, shared):
     result = json.loads(out.stdout)
     assert result["pckh@0.5"] == {k: 100.0 for k in ("head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle",
                                                      "mean")}
-    from posekit.joints import JOINT_NAMES
+    from posekit.keypoints import MPII
 
-    assert list(result["per_joint"]) == list(JOINT_NAMES)
+    assert list(result["per_joint"]) == list(MPII.names)

@@ -14,7 +14,7 @@ import torch
 from conftest import SHARED
 from posekit.config import AugmentConfig, DataConfig
 from posekit.data.annotations import AnnotationError, load_annotations
-from posekit.data.dataset import DataError, PoseDataset, denormalize_image, load_image, normalize_image
+from posekit.data.dataset import DataError, PoseDataset, image_to_tensor, load_image, tensor_to_image
 from posekit.data.transforms import (
     affine_points,
     crop_image,
@@ -23,7 +23,9 @@ from posekit.data.transforms import (
     invert_affine,
     seed002_content_box,
 )
-from posekit.joints import flip_permutation, joint_index
+from posekit.keypoints import MPII
+
+joint_index = MPII.index
 
 DATA = SHARED
 IMAGES = DATA / "mpii" / "images"
@@ -43,7 +45,7 @@ def to_hm(crop_xy):
 
 
 def small_cfg(**kw) -> DataConfig:
-    return DataConfig(dataset="mpii", input_size=S, heatmap_size=H, sigma=1.0, **kw)
+    return DataConfig(dataset="files", input_size=S, heatmap_size=H, sigma=1.0, **kw)
 
 
 def peak_xy(hm: torch.Tensor) -> np.ndarray:
@@ -88,13 +90,13 @@ def test_image_is_the_normalised_crop():
     ann = ds.annotations
     img = load_image(IMAGES / ann.image_names[0])
     crop = crop_image(img, get_affine_transform(ann.centers[0], ann.scales[0], 0.0, S, scale_factor=1.25), S)
-    assert np.abs(denormalize_image(s["image"]).astype(int) - crop.astype(int)).max() <= 1
+    assert np.abs(tensor_to_image(s["image"]).astype(int) - crop.astype(int)).max() <= 1
     # RGB order: cv2 loads BGR, load_image converts
     import cv2
 
     bgr = cv2.imread(str(IMAGES / ds.annotations.image_names[0]))
     np.testing.assert_array_equal(img, bgr[..., ::-1])
-    torch.testing.assert_close(normalize_image(crop), s["image"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(image_to_tensor(crop), s["image"], atol=1e-5, rtol=0)
 
 
 def _decoded_error_crop_px(s: dict, perm: np.ndarray) -> np.ndarray:
@@ -116,7 +118,7 @@ def test_affine_inverse_maps_decoded_heatmaps_back_with_augmentation():
         ds.set_epoch(epoch)
         for i in range(len(ds)):
             s = ds[i]
-            perm = np.array(flip_permutation()) if s["flipped"] else np.arange(16)
+            perm = np.array(MPII.flip_permutation()) if s["flipped"] else np.arange(16)
             seen_flip |= s["flipped"]
             seen_plain |= not s["flipped"]
             w = s["target_weight"].numpy() > 0
@@ -152,7 +154,7 @@ def test_flip_swaps_left_and_right():
     # the image is the mirrored crop
     img = load_image(IMAGES / ann.image_names[0])
     expected = flip_image(crop_image(img, plain, S))
-    assert np.abs(denormalize_image(s["image"]).astype(int) - expected.astype(int)).max() <= 1
+    assert np.abs(tensor_to_image(s["image"]).astype(int) - expected.astype(int)).max() <= 1
     # and the returned affine includes the flip
     returned = s["affine"].numpy().astype(np.float64)
     np.testing.assert_allclose(affine_points(ann.joints[0, joint_index("l_ankle")], returned), mirrored, atol=1e-2)
@@ -215,7 +217,7 @@ def test_seed002_crop():
     x1, y1, x2, y2 = seed002_content_box(ann.centers[1], ann.scales[1])
     np.testing.assert_allclose(affine_points([[x1, y1], [x2, y2]], affine),
                                [[S / 2 - S * 60 / 210, 0], [S / 2 + S * 60 / 210, S]], atol=1e-3)
-    img = denormalize_image(s["image"])
+    img = tensor_to_image(s["image"])
     left = int(np.floor(S / 2 - S * 60 / 210))  # 27: the padding columns 0..26 are black
     assert (img[:, :left] == 0).all() and (img[:, S - left:] == 0).all()
     assert img[:, left + 2:S - left - 2].mean() > 20

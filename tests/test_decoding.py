@@ -9,7 +9,9 @@ from torch import nn
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import affine_points, get_affine_transform
 from posekit.decoding import crop_to_original, predict_heatmaps
-from posekit.joints import FLIP_PAIRS, NUM_JOINTS
+from posekit.keypoints import MPII
+
+NUM_JOINTS = len(MPII)
 
 
 def test_crop_to_original_inverts_the_crop_affine():
@@ -31,9 +33,8 @@ class MirrorEquivariantModel(nn.Module):
     def __init__(self, codec: HeatmapCodec):
         super().__init__()
         self.codec = codec
-        right = {a for a, _ in FLIP_PAIRS}
-        left = {b for _, b in FLIP_PAIRS}
-        self.offsets = np.array([8.0 if j in right else -8.0 if j in left else 0.0 for j in range(NUM_JOINTS)])
+        side = {"right": 8.0, "left": -8.0, "center": 0.0}
+        self.offsets = np.array([side[MPII.side(n)] for n in MPII.names])
 
     def forward(self, images):
         out = []
@@ -51,7 +52,15 @@ def test_flip_test_of_an_equivariant_model_equals_the_plain_prediction():
     for b, (x, y) in enumerate([(20, 30), (33, 17), (41, 44)]):  # odd and even columns: sub-pixel maps
         images[b, 0, y, x] = 1.0
     plain = predict_heatmaps(model, images, flip=False)
-    flipped = predict_heatmaps(model, images, flip=True)
+    flipped = predict_heatmaps(model, images, flip=True, keypoints=MPII)
     torch.testing.assert_close(flipped, plain, atol=1e-6, rtol=0)
     coords, _ = codec.decode(plain.numpy())
     assert np.allclose(coords[0, 10], [28.0, 30.0], atol=1.0)  # r_wrist right of the dot
+
+
+def test_flip_test_needs_the_keypoint_set():
+    import pytest
+
+    model = MirrorEquivariantModel(HeatmapCodec(64, 16, sigma=1.0))
+    with pytest.raises(ValueError, match="keypoint set"):
+        predict_heatmaps(model, torch.zeros(1, 3, 64, 64), flip=True)

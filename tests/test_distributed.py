@@ -13,9 +13,9 @@ import torch
 
 from conftest import tiny_config
 from posekit.config import save_config
-from posekit.training.checkpoint import load_checkpoint
+from posekit.checkpoint import load_checkpoint
 from posekit.training.distributed import DistInfo, rank_slice
-from posekit.training.trainer import train
+from posekit.training.run import train
 
 
 def test_rank_slices_partition_every_global_batch():

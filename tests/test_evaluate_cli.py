@@ -12,7 +12,9 @@ from scipy.io import loadmat
 
 from conftest import SHARED
 from posekit.cli import evaluate
-from posekit.joints import JOINT_NAMES
+from posekit.keypoints import MPII
+
+JOINT_NAMES = MPII.names
 
 DATA = SHARED / "mpii"
 GT_MAT = DATA / "gt_valid.mat"

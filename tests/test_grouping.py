@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from posekit.analysis.grouping import (
-    group_names,
+from posekit.data.grouping import (
     lattice_cells,
     mpii_affinity,
     mutual_information,
@@ -18,7 +17,9 @@ from posekit.analysis.grouping import (
     spectral_groups,
 )
 from posekit.cli.main import main
-from posekit.joints import BODY_STRUCTURE_GROUPS, JOINT_NAMES, SKELETON
+from posekit.keypoints import COCO, MPII
+
+JOINT_NAMES = MPII.names
 
 
 def test_lattice_cells_hand_computed():
@@ -62,13 +63,16 @@ def test_spectral_groups_recovers_blocks_deterministically():
 
 
 def test_resolve_groups_specs():
-    assert resolve_groups("body") == BODY_STRUCTURE_GROUPS
+    assert resolve_groups("body") == MPII.groups["body"]
+    assert resolve_groups("pbn_paper") == MPII.groups["pbn_paper"]
     overlapping = resolve_groups([["r_ankle", "r_knee", "r_hip"], ["r_hip", "l_hip", 6, "thorax"],
                                   ["l_knee", "l_ankle", "l_hip"], ["upper_neck", "head_top"],
                                   JOINT_NAMES[10:]])
-    assert overlapping[1] == (2, 3, 6, 7)
+    assert overlapping[1] == ("r_hip", "l_hip", "pelvis", "thorax")
     mi5 = resolve_groups("mi:5")
-    assert len(mi5) == 5 and sorted(j for g in mi5 for j in g) == list(range(16))
+    assert len(mi5) == 5 and sorted(j for g in mi5 for j in g) == sorted(JOINT_NAMES)
+    with pytest.raises(ValueError, match="needs annotations"):
+        resolve_groups("mi:5", COCO)
     with pytest.raises(ValueError, match="no group"):
         resolve_groups([JOINT_NAMES[:15]])
     with pytest.raises(KeyError):
@@ -87,12 +91,12 @@ def test_groups_cli_on_valid_h5(shared, tmp_path, capsys):
     assert mi.shape == (16, 16) and np.allclose(mi, mi.T) and np.all(np.diag(mi) == 0)
     assert mi.min() == 0.0 and mi.max() == 1.0
     # every joint shares the most information with a skeleton neighbour (e.g. wrist-elbow, pelvis-hip)
-    limbs = {frozenset(e) for e in SKELETON}
+    limbs = {frozenset(e) for e in MPII.limbs()}
     assert all(frozenset((j, int(mi[j].argmax()))) in limbs for j in range(16))
     assert png.stat().st_size > 10_000
     # the packaged valid.h5 affinity behind groups: "mi:K" is this very matrix and gives these groups
     assert np.allclose(mpii_affinity(), mi, rtol=0, atol=1e-12)
-    assert group_names(resolve_groups("mi:6")) == groups
+    assert [list(g) for g in resolve_groups("mi:6")] == groups
     assert main(["groups", "--annotations", str(shared / "mpii" / "valid.h5"), "--k", "2"]) == 0
     text = capsys.readouterr().out
     assert "group 1:" in text and "group 2:" in text and "group 3:" not in text

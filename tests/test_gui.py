@@ -24,7 +24,7 @@ MPII_IMAGE = "mpii/images/005808361.jpg"
 def app(tiny_run, shared):
     from posekit.gui.app import create_app
 
-    return create_app([tiny_run / "best.pt", tiny_run / "best.pt"], shared=shared, device="cpu")
+    return create_app([tiny_run / "best.pt", tiny_run / "best.pt"], samples=shared, device="cpu")
 
 
 @pytest.fixture()

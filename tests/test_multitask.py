@@ -1,4 +1,4 @@
-"""Multi-task pose + part segmentation network and its losses (issue 5)."""
+"""Multi-task pose + part segmentation network and its losses."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import logging
 import pytest
 import torch
 
-from posekit.joints import NUM_JOINTS, SKELETON
+from posekit.keypoints import MPII
 from posekit.losses.multitask import MultiTaskLoss, masked_cross_entropy, masked_mse
-from posekit.models.multitask import (
-    MultiTaskPoseSegNet,
-    VGGTrunk,
-    load_backbone_weights,
-    multitask_pose_seg,
-)
+from posekit.models import create_model
+from posekit.models.multitask import MultiTaskPoseSegNet, VGGTrunk, load_backbone_weights
 
-L = len(SKELETON)
+NUM_JOINTS = len(MPII)
+L = len(MPII.skeleton)
 TINY = dict(trunk_width=8, feature_channels=8, stage_width=8, refine_convs=1, refine_kernel=3)
 
 
@@ -69,7 +66,8 @@ def test_load_backbone_weights(tmp_path, caplog):
     with pytest.raises(FileNotFoundError):
         load_backbone_weights(model, tmp_path / "nope.pth")
     with caplog.at_level(logging.INFO, logger="posekit.models.multitask"):
-        m = multitask_pose_seg(num_stages=1, backbone_weights=None, **TINY)
+        m = create_model("multitask", num_stages=1, trunk_width=8, feature_channels=8, stage_width=8)
+        assert load_backbone_weights(m, None) == []
     assert isinstance(m, MultiTaskPoseSegNet) and "randomly initialised" in caplog.text
 
 

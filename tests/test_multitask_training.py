@@ -21,20 +21,21 @@ from posekit.data.multitask import MixedDataset, MultiTaskDataset, channel_limbs
 from posekit.data.pascal_parts import IGNORE_INDEX
 from posekit.data.sources import prepare_data
 from posekit.data.transforms import affine_points
-from posekit.joints import JOINT_NAMES, SKELETON
+from posekit.keypoints import MPII
 from posekit.losses.multitask import MultiTaskLoss
 from posekit.training.multitask import MultiTaskTrainer, batch_targets
-from posekit.training.trainer import train
+from posekit.training.run import train
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = {name: REPO / "configs" / "multitask" / f"{name}.yaml" for name in ("fcn32", "paf_stage1", "joint")}
+JOINT_NAMES, SKELETON = MPII.names, MPII.limbs()
+
+CONFIGS = {name: f"multitask/{name}" for name in ("fcn32", "paf_stage1", "joint")}
 
 
 def tiny_overrides(root: Path, out: Path) -> list[str]:
     """The Table 1 configs shrunk to 64 px crops of the session's tiny synthetic dataset."""
     return [f"data.root={root}", "data.synthetic_train=24", "data.synthetic_val=8", "data.synthetic_image_size=64",
-            "data.input_size=64", "data.heatmap_size=8", "multitask.trunk_width=8", "multitask.feature_channels=8",
-            "multitask.stage_width=8", "train.batch_size=4", "train.epochs=2", "train.iters_per_epoch=3",
+            "data.input_size=64", "data.heatmap_size=8", "model.trunk_width=8", "model.feature_channels=8",
+            "model.stage_width=8", "train.batch_size=4", "train.epochs=2", "train.iters_per_epoch=3",
             "train.milestones=[1]", f"train.output_dir={out}", "eval.batch_size=8", "train.num_threads=0"]
 
 
@@ -119,15 +120,15 @@ def test_missing_part_file_names_file_and_sample(synthetic_root, tmp_path):
 
 
 def test_channel_limbs_and_bad_settings(synthetic_root, tmp_path):
-    assert channel_limbs(range(16)) == tuple(SKELETON)
-    # SKELETON has (10, 11) and (11, 12) (r_wrist -> r_elbow -> r_shoulder); channels of [12, 11, 10]
-    assert channel_limbs([12, 11, 10]) == ((2, 1), (1, 0))
-    with pytest.raises(ValueError, match="no limb"):
-        channel_limbs([0, 9])
+    assert channel_limbs(MPII) == tuple(SKELETON)
+    # the skeleton has r_wrist -> r_elbow -> r_shoulder; channels [r_shoulder, r_elbow, r_wrist]
+    assert channel_limbs(MPII.subset([12, 11, 10])) == ((2, 1), (1, 0))
+    with pytest.raises(ValueError, match="no skeleton limb"):
+        channel_limbs(MPII.subset([0, 9]))
     cfg = load_config(CONFIGS["joint"], tiny_overrides(synthetic_root, tmp_path) + ["data.heatmap_size=16"])
     with pytest.raises(ValueError, match="input_size / 8"):
         MultiTaskTrainer(cfg, progress=False)
-    cfg = load_config(CONFIGS["joint"], tiny_overrides(synthetic_root, tmp_path) + ["multitask.tasks=[pose, depth]"])
+    cfg = load_config(CONFIGS["joint"], tiny_overrides(synthetic_root, tmp_path) + ["model.tasks=[pose, depth]"])
     with pytest.raises(ValueError, match="tasks"):
         MultiTaskTrainer(cfg, progress=False)
 
@@ -163,7 +164,7 @@ def test_backbone_weights_flag_loads_a_local_vgg16_file(synthetic_root, tmp_path
     trunk = VGGTrunk(8)
     weights = {f"features.{k}": v * 0 + 0.01 * i for i, (k, v) in enumerate(trunk.features.state_dict().items())}
     torch.save(weights, tmp_path / "vgg.pth")
-    args = ["train", str(CONFIGS["fcn32"]), "--no-progress", "--backbone-weights", str(tmp_path / "vgg.pth")]
+    args = ["train", CONFIGS["fcn32"], "--no-progress", "--backbone-weights", str(tmp_path / "vgg.pth")]
     for o in tiny_overrides(synthetic_root, tmp_path / "run") + ["train.epochs=1", "train.lr=0"]:
         args += ["--set", o]
     assert main(args) == 0

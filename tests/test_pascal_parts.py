@@ -20,7 +20,9 @@ from posekit.data.pascal_parts import (
     pascal_person_part_annotations,
 )
 from posekit.data.synthetic import PART_CLASSES
-from posekit.joints import NUM_JOINTS
+from posekit.keypoints import MPII
+
+NUM_JOINTS = len(MPII)
 
 V = IGNORE_INDEX
 H, W = 40, 60

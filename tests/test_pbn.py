@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from posekit.config import ModelConfig, load_config
-from posekit.joints import BODY_STRUCTURE_GROUPS
-from posekit.models import build_model
-from posekit.models.pbn import PBN, BranchingHead, count_parameters, pbn, pbn_baseline, pbn_stem
+from posekit.config import list_configs, load_config
+from posekit.keypoints import MPII
+from posekit.models import count_parameters, create_model
+from posekit.models.hourglass import StackedHourglass
+from posekit.models.pbn import BranchingHead, pbn_stem
 
-REPO = Path(__file__).resolve().parents[1]
-FIVE_GROUPS = ((0, 1, 2), (3, 4, 5), (6, 7, 8, 9), (10, 11, 12), (13, 14, 15))
+NAMES = list(MPII.names)
+FIVE_GROUPS = [[NAMES[j] for j in g] for g in ((0, 1, 2), (3, 4, 5), (6, 7, 8, 9), (10, 11, 12), (13, 14, 15))]
+
+
+def pbn(groups, joint_names=NAMES, **kwargs):
+    return create_model("pbn", joint_names=joint_names, groups=groups, **kwargs)
+
+
+def pbn_baseline(kind, **kwargs):
+    return create_model("pbn_baseline", kind=kind, **kwargs)
 
 
 def test_stem_parameters_and_resolution():
@@ -27,6 +34,8 @@ def test_stem_parameters_and_resolution():
     (lambda: pbn(FIVE_GROUPS, num_stacks=8, branch_width=64, branch_depth=1), 26_686_848, 26.69e6),
     (lambda: pbn_baseline("deep", num_stacks=8), 27_216_768, 27.22e6),
     (lambda: pbn_baseline("plain", num_stacks=8), 25_500_544, None),
+    (lambda: create_model("pbn_8stack"), 26_686_848, 26.69e6),
+    (lambda: create_model("pbn_baseline_deep_8stack"), 27_216_768, 27.22e6),
 ])
 def test_table6_parameter_counts(build, expected, paper):
     n = count_parameters(build())
@@ -68,86 +77,105 @@ def test_groups_must_cover_the_joints_exactly(groups):
 @pytest.mark.parametrize("next_stack", ["shared", "specific"])
 def test_output_shape_and_stacks_feed_the_next(next_stack):
     torch.manual_seed(0)
-    model = pbn([(0, 1), (2, 3, 4)], num_stacks=2, num_joints=5, num_features=16, depth=2, branch_width=8,
-                stem_width=8, next_stack_features=next_stack).eval()
+    model = pbn([["a", "b"], ["c", "d", "e"]], joint_names=list("abcde"), num_stacks=2, num_features=16, depth=2,
+                branch_width=8, stem_width=8, next_stack_features=next_stack).eval()
     expected_in = 16 if next_stack == "shared" else 2 * 8
-    assert model.remap_features[0].in_channels == expected_in
+    assert model.stacks.remap_features[0].in_channels == expected_in
     x = torch.randn(2, 3, 64, 64)
     out = model(x)
     assert out.shape == (2, 2, 5, 16, 16)
     with torch.no_grad():
-        model.heads[0].convs[0].bias.add_(1.0)
+        model.stacks.heads[0].convs[0].bias.add_(1.0)
         out2 = model(x)
     assert torch.allclose(out2[:, 0, 2:], out[:, 0, 2:])        # group 2 of stack 1 unchanged
     assert not torch.allclose(out2[:, 1], out[:, 1])             # stack 2 sees stack 1's heat maps
 
 
 def test_baselines_share_the_trunk_and_differ_in_head():
-    plain, deep = pbn_baseline("plain", 2, 16, 32, 2, stem_width=8), pbn_baseline("deep", 2, 16, 32, 2, stem_width=8)
-    assert count_parameters(deep) - count_parameters(plain) == 2 * count_parameters(deep.heads[0].block)
+    sizes = dict(num_stacks=2, num_joints=16, num_features=32, depth=2, stem_width=8)
+    plain, deep = pbn_baseline("plain", **sizes), pbn_baseline("deep", **sizes)
+    assert count_parameters(deep) - count_parameters(plain) == 2 * count_parameters(deep.stacks.heads[0].block)
     assert deep(torch.randn(1, 3, 64, 64)).shape == (1, 2, 16, 16, 16)
     with pytest.raises(ValueError, match="baseline"):
         pbn_baseline("wide")
 
 
-def test_build_model_pbn_from_config():
-    cfg = ModelConfig(name="pbn", num_stacks=1, num_features=16, depth=2, stem="pbn", stem_width=8,
-                      groups="body", branch_width=8, branch_depth=2)
-    model = build_model(cfg, 16)
-    assert isinstance(model, PBN)
-    assert model.heads[0].groups == [tuple(g) for g in BODY_STRUCTURE_GROUPS]
-    assert len(model.heads[0].branches[0]) == 1 + 2                    # 1x1 layer + D residual blocks
-    cfg.groups = [["r_ankle", "r_knee", "r_hip", "pelvis"], ["pelvis", "l_hip", "l_knee", "l_ankle", "thorax"],
-                  ["upper_neck", "head_top", "thorax"], ["r_wrist", "r_elbow", "r_shoulder"],
-                  ["l_shoulder", "l_elbow", "l_wrist"]]
-    model = build_model(cfg, 16)
-    assert model.heads[0].inv_count[0, 6].item() == 0.5               # pelvis in two groups
-    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1, 16, 16, 16)
-    with pytest.raises(ValueError, match="all joints"):
-        build_model(cfg, 14)
-    cfg.groups = [["r_ankle"]]
+def test_pbn_from_config_with_presets_and_name_groups():
+    cfg = load_config(None, ["model.name=pbn", "model.num_stacks=1", "model.num_features=16", "model.depth=2",
+                             "model.stem_width=8", "model.groups=body", "model.branch_width=8", "model.branch_depth=2"])
+    kwargs = cfg.model.create_kwargs(MPII)
+    assert kwargs["groups"] == [list(g) for g in MPII.groups["body"]]          # a preset becomes explicit names
+    model = create_model("pbn", **kwargs)
+    assert isinstance(model, StackedHourglass)
+    assert model.stacks.heads[0].groups == [tuple(MPII.indices(g)) for g in MPII.groups["body"]]
+    assert len(model.stacks.heads[0].branches[0]) == 1 + 2                    # 1x1 layer + D residual blocks
+    overlap = [["r_ankle", "r_knee", "r_hip", "pelvis"], ["pelvis", "l_hip", "l_knee", "l_ankle", "thorax"],
+               ["upper_neck", "head_top", "thorax"], ["r_wrist", "r_elbow", "r_shoulder"],
+               ["l_shoulder", "l_elbow", "l_wrist"]]
+    model = create_model("pbn", **{**kwargs, "groups": overlap})
+    assert model.stacks.heads[0].inv_count[0, 6].item() == 0.5               # pelvis in two groups
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 16, 16, 16)
+    with pytest.raises(ValueError, match="unknown joints \\['tail'\\]"):
+        create_model("pbn", **{**kwargs, "groups": overlap + [["tail"]]})
     with pytest.raises(ValueError, match="no group"):
-        build_model(cfg, 16)
-    base = build_model(ModelConfig(name="pbn_baseline", baseline="plain", num_stacks=1, num_features=16, depth=2,
-                                   stem="pbn", stem_width=8), 16)
-    assert base.heads[0].__class__.__name__ == "LinearHead"
+        create_model("pbn", **{**kwargs, "groups": [["r_ankle"]]})
+    cfg.model.groups = "mi:5"
+    with pytest.raises(ValueError, match="must be resolved"):
+        cfg.model.create_kwargs(MPII)
+    paper = load_config(None, ["model.name=pbn", "model.groups=pbn_paper"]).model.create_kwargs(MPII)["groups"]
+    assert paper == [list(g) for g in MPII.groups["pbn_paper"]] and len(paper) == 5
+    base = create_model("pbn_baseline", kind="plain", num_stacks=1, num_features=16, depth=2, stem_width=8)
+    assert base.stacks.heads[0].__class__.__name__ == "LinearHead"
 
 
-PBN_CONFIGS = sorted((REPO / "configs" / "pbn").glob("*.yaml"))
+PBN_CONFIGS = [n for n in list_configs() if n.startswith("pbn/")]
 
 
 def test_pbn_configs_exist():
-    names = {p.stem for p in PBN_CONFIGS}
+    names = {n.split("/")[1] for n in PBN_CONFIGS}
     assert {"mpii_8stack_pbn", "baseline_deep", "baseline_plain", "group_body", "group_mi5"} <= names
 
 
-@pytest.mark.parametrize("path", PBN_CONFIGS, ids=lambda p: p.stem)
-def test_every_pbn_config_builds(path):
-    """Each config loads and builds; tiny sizes keep it fast, the full 8-stack model is counted above."""
-    cfg = load_config(path, ["model.num_features=16", "model.stem_width=8", "model.depth=2"])
+@pytest.mark.parametrize("name", PBN_CONFIGS)
+def test_every_pbn_config_builds(name):
+    """Each config loads, resolves its groups and builds; tiny sizes keep it fast (the full 8-stack
+    model is counted above)."""
+    from posekit.data.grouping import resolve_groups
+
+    cfg = load_config(name, ["model.num_features=16", "model.stem_width=8", "model.depth=2"])
     assert cfg.model.name in ("pbn", "pbn_baseline") and cfg.model.stem == "pbn"
-    model = build_model(cfg.model, 16)
-    assert model(torch.randn(1, 3, 64, 64)).shape == (1, cfg.model.num_stacks, 16, 16, 16)
+    if cfg.model.name == "pbn" and isinstance(cfg.model.groups, str):
+        cfg.model.groups = [list(g) for g in resolve_groups(cfg.model.groups, MPII)]
+    model = create_model(cfg.model.name, **cfg.model.create_kwargs(MPII))
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, cfg.model.num_stacks, 16, 16, 16)
 
 
 def test_benchmark_config_is_table6_pbn():
-    cfg = load_config(REPO / "configs" / "pbn" / "mpii_8stack_pbn.yaml")
-    assert count_parameters(build_model(cfg.model, 16)) == 26_686_848
+    from posekit.data.grouping import resolve_groups
+
+    cfg = load_config("pbn/mpii_8stack_pbn")
+    if isinstance(cfg.model.groups, str):
+        cfg.model.groups = [list(g) for g in resolve_groups(cfg.model.groups, MPII)]
+    assert count_parameters(create_model("pbn", **cfg.model.create_kwargs(MPII))) == 26_686_848
 
 
 def test_pbn_trains_through_the_trainer(tmp_path, synthetic_root):
-    """Two steps of the unchanged trainer on a tiny 2-stack PBN with overlapping body groups."""
+    """Two steps of the unchanged trainer on a tiny 2-stack PBN with ``mi:3`` groups; the checkpoint
+    records the groups as explicit joint names and loads without any clustering."""
     from conftest import tiny_config
-    from posekit.training.trainer import train
+    from posekit.decoding.predictor import PosePredictor
+    from posekit.training.run import train
 
-    cfg = tiny_config(tmp_path / "run", synthetic_root, epochs=1, iters_per_epoch=2)
-    cfg.model.name, cfg.model.stem, cfg.model.groups = "pbn", "pbn", "body"
-    cfg.model.branch_width, cfg.model.next_stack_features = 8, "specific"
+    cfg = tiny_config(tmp_path / "run", synthetic_root, epochs=1, iters_per_epoch=2,
+                      model={"name": "pbn", "stem": "pbn", "groups": "mi:3", "branch_width": 8,
+                             "next_stack_features": "specific"})
     summary = train(cfg, progress=False)
     assert summary["global_step"] == 2
     losses = [float(line.split(",")[2]) for line in (tmp_path / "run" / "steps.csv").read_text().splitlines()[1:]]
     assert len(losses) == 2 and all(np.isfinite(losses))
-    from posekit.decoding.predictor import PosePredictor
-
     predictor = PosePredictor.from_checkpoint(tmp_path / "run" / "best.pt", device="cpu", flip=False)
-    assert isinstance(predictor.model, PBN) and predictor.model.next_stack_features == "specific"
+    groups = predictor.artifact.arch_kwargs["groups"]
+    assert len(groups) == 3 and sorted(n for g in groups for n in g) == sorted(MPII.names)
+    assert predictor.model.stacks.next_stack_features == "specific"
+    saved = load_config(tmp_path / "run" / "config.yaml")
+    assert saved.model.groups == groups                # the run's config holds the resolved groups too

@@ -12,10 +12,13 @@ from scipy.io import savemat
 
 from posekit.cli.main import main
 from posekit.decoding import predict_heatmaps, predict_heatmaps_multiscale
-from posekit.decoding.multiscale import zoom
-from posekit.evaluation.lsp import LSP_TO_MPII, pck_torso, read_lsp_joints
+from posekit.data.lsp import read_lsp_joints
+from posekit.decoding.heatmaps import zoom
+from posekit.evaluation.pck import pck_torso
 from posekit.evaluation.pckh import pckh, visibility_mask
-from posekit.joints import joint_index
+from posekit.keypoints import LSP, MPII
+
+joint_index = LSP.index
 
 # ------------------------------------------------------------------------------ visibility
 
@@ -136,7 +139,7 @@ def test_zoom_round_trip_and_centre_alignment():
 def test_multiscale_flip_average_keeps_the_peak_in_the_crop_frame():
     model, x = BlobModel(), _blob(40.0, 24.0)
     single = predict_heatmaps(model, x)
-    multi = predict_heatmaps_multiscale(model, x, flip=True, joint_ids=[joint_index("head_top")])
+    multi = predict_heatmaps_multiscale(model, x, flip=True, keypoints=MPII.subset([MPII.index("head_top")]))
     assert multi.shape == single.shape == (1, 1, 16, 16)
     assert _argmax_xy(single) == (10, 6)              # heat-map cell 10 covers crop x 40..43, cell 6 y 24..27
     assert _argmax_xy(multi) == (10, 6)
@@ -165,9 +168,9 @@ def test_read_lsp_joints_layouts(tmp_path, layout):
         raw = np.concatenate([poses, 1 - flag[..., None]], axis=2).transpose(1, 2, 0)
     savemat(tmp_path / "joints.mat", {"joints": raw})
     joints, visible, missing = read_lsp_joints(tmp_path / "joints.mat")
-    assert joints.shape == (2, 16, 2)
-    assert np.array_equal(joints[:, list(LSP_TO_MPII)], poses)
-    assert missing[0].tolist() == [j in (6, 7) for j in range(16)]
+    assert joints.shape == (2, 14, 2)
+    assert np.array_equal(joints, poses)
+    assert not missing.any()
     head_top = joint_index("head_top")
     assert not visible[0, head_top] and visible[1, head_top] and visible[0, joint_index("upper_neck")]
 
@@ -179,12 +182,11 @@ def test_read_lsp_joints_bad_shape(tmp_path):
 
 
 def test_pck_torso_hand_computed():
-    gt = np.zeros((2, 16, 2))
-    ids = list(LSP_TO_MPII)
-    gt[0, ids] = _lsp_pose((10, 10), (40, 50))        # torso 50 px -> 10 px at PCK@0.2
-    gt[1, ids] = _lsp_pose((100, 0), (100, 100))      # torso 100 px -> 20 px
-    missing = np.zeros((2, 16), bool)
-    missing[:, [6, 7]] = True
+    gt = np.zeros((2, 14, 2))
+    gt[0] = _lsp_pose((10, 10), (40, 50))             # torso 50 px -> 10 px at PCK@0.2
+    gt[1] = _lsp_pose((100, 0), (100, 100))           # torso 100 px -> 20 px
+    missing = np.zeros((2, 14), bool)
+    missing[:, [LSP.index("r_elbow"), LSP.index("l_elbow")]] = True
     pred = gt.copy()
     pred[0, joint_index("r_ankle"), 0] += 10.0        # exactly at the threshold: correct (<=)
     pred[0, joint_index("r_knee"), 1] += 10.5         # just beyond: wrong
@@ -192,8 +194,8 @@ def test_pck_torso_hand_computed():
     pred[1, joint_index("head_top")] = np.nan         # no prediction: wrong
     res = pck_torso(pred, gt, missing)
     assert res["r_ankle"] == 100.0 and res["r_knee"] == 50.0 and res["head_top"] == 50.0
-    assert "pelvis" not in res
-    assert res["mean"] == pytest.approx(100.0 * 26 / 28)
+    assert "r_elbow" not in res
+    assert res["mean"] == pytest.approx(100.0 * 22 / 24)   # 12 joints x 2 samples, 2 wrong
     gt[1, joint_index("r_hip")] = gt[1, joint_index("l_shoulder")]
     with pytest.raises(ValueError, match="torso"):
         pck_torso(pred, gt, missing)

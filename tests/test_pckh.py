@@ -9,21 +9,17 @@ import pytest
 from scipy.io import savemat
 
 from conftest import SHARED
-from posekit.evaluation import (
-    MPIIGroundTruth,
-    format_table,
+from posekit.data.ground_truth import (
+    GroundTruth,
     head_sizes_from_headboxes,
     load_ground_truth,
-    load_h5_ground_truth,
-    load_json_ground_truth,
     load_mpii_ground_truth,
-    load_predictions,
-    pckh,
-    pckh_curve,
-    pckh_from_normalize,
-    save_predictions,
 )
-from posekit.joints import JOINT_NAMES, SUBSETS
+from posekit.data.predictions import load_predictions, save_predictions
+from posekit.evaluation import format_table, pckh, pckh_curve, pckh_from_normalize
+from posekit.keypoints import COCO, MPII
+
+JOINT_NAMES = MPII.names
 
 DATA = SHARED / "mpii"
 GT_MAT = DATA / "gt_valid.mat"
@@ -42,13 +38,13 @@ HARD_WRISTS_WRONG = 78.12054876677412  # 100 * (26678 - 5837) / 26678
 
 
 @pytest.fixture(scope="module")
-def gt() -> MPIIGroundTruth:
+def gt() -> GroundTruth:
     if not GT_MAT.is_file():
         pytest.skip(f"real MPII ground truth not found at {GT_MAT}")
     return load_mpii_ground_truth(GT_MAT)
 
 
-def _shift_x(g: MPIIGroundTruth, joints, factor: float) -> np.ndarray:
+def _shift_x(g: GroundTruth, joints, factor: float) -> np.ndarray:
     pred = g.joints.copy()
     pred[:, list(joints), 0] += factor * g.head_sizes[:, None]
     return pred
@@ -63,7 +59,7 @@ def test_load_ground_truth_shapes_and_head_sizes(gt):
     assert gt.joints.shape == (n, 16, 2)
     assert gt.missing.shape == (n, 16) and gt.missing.dtype == bool
     assert gt.headboxes.shape == (n, 2, 2)
-    assert gt.joint_names == JOINT_NAMES
+    assert gt.keypoints.names == JOINT_NAMES
     assert (~gt.missing).sum(axis=0).tolist() == COUNTS
     diag = np.hypot(*(gt.headboxes[:, 1] - gt.headboxes[:, 0]).T)
     np.testing.assert_allclose(gt.head_sizes, 0.6 * diag)
@@ -274,7 +270,7 @@ def test_threshold_lookup_and_to_dict_is_json():
 
 def test_format_table_layout():
     pred, gt, hs = _one_sample(np.full(16, 2.0))
-    pred[0, list(SUBSETS["hard"]), 0] += 100.0
+    pred[0, list(MPII.indices(MPII.subsets["hard"])), 0] += 100.0
     r = pckh(pred, gt, hs, thresholds=(0.5, 0.1))
     lines = format_table(r).splitlines()
     assert lines[0].split() == ["Head", "Sho", "Elb", "Wri", "Hip", "Knee", "Ank", "Mean", "Mean@0.1"]
@@ -290,7 +286,7 @@ def test_format_table_layout():
 
 @needs_h5
 def test_normalize_variant_on_valid_h5():
-    h5 = load_h5_ground_truth(VALID_H5)
+    h5 = load_ground_truth(VALID_H5)
     assert h5.num_samples == 2958 and h5.headboxes is None and h5.visible.shape == (2958, 16)
     r = pckh_from_normalize(h5.joints, h5.joints, h5.head_sizes, thresholds=(0.5, 0.1))
     assert all(v == 100.0 for v in r.table(0.5).values())
@@ -304,31 +300,47 @@ def test_normalize_variant_on_valid_h5():
 @needs_h5
 @needs_gt
 def test_normalize_equals_0_6_head_box_diagonal(gt):
-    h5 = load_h5_ground_truth(VALID_H5)
+    h5 = load_ground_truth(VALID_H5)
     np.testing.assert_allclose(h5.head_sizes, gt.head_sizes, rtol=1e-6, atol=1e-4)
     np.testing.assert_array_equal(h5.missing, gt.missing)
 
 
 def test_json_ground_truth(tmp_path):
+    """The json ground truth is read by the annotation reader (one reader per format)."""
     joints0 = np.arange(1.0, 33.0).reshape(16, 2)
     joints0[15] = -1.0  # HRNet-style "no coordinate"
     joints0[9] = [5.0, -14.0]  # a real head top above the image border
     joints1 = np.ones((16, 2))
     joints1[0] = 0.0  # MPII-style "no coordinate"
-    recs = [{"joints": joints0.tolist(), "joints_vis": [1] * 14 + [0, 0], "headbox": [[0, 0], [30, 40]]},
-            {"joints": joints1.tolist(), "joints_vis": [1] * 16, "head_size": 12.0}]
+    base = {"image": "a.jpg", "center": [50, 50], "scale": 1.0}
+    recs = [{**base, "joints": joints0.tolist(), "joints_vis": [1] * 14 + [0, 0], "headbox": [[0, 0], [30, 40]]},
+            {**base, "joints": joints1.tolist(), "joints_vis": [1] * 16, "headbox": [[0, 0], [12, 16]]}]
     p = tmp_path / "gt.json"
     p.write_text(json.dumps(recs))
-    g = load_json_ground_truth(p)
+    g = load_ground_truth(p)
     assert g.head_sizes.tolist() == pytest.approx([30.0, 12.0])
     assert np.flatnonzero(g.missing[0]).tolist() == [15]
     assert np.flatnonzero(g.missing[1]).tolist() == [0]
     # joints_vis = 0 on an annotated joint means occluded: still evaluated, but not visible
     assert g.visible[0, 14] == False and g.missing[0, 14] == False  # noqa: E712
-    assert g.headboxes is None  # only one record has a head box
-    p.write_text(json.dumps([{"joints": recs[1]["joints"]}]))
-    with pytest.raises(ValueError, match=r"gt\.json.*record 0.*head_size"):
+    assert g.headboxes.shape == (2, 2, 2)
+    p.write_text(json.dumps([{**base, "joints": recs[1]["joints"]}]))
+    with pytest.raises(ValueError, match=r"gt\.json: no head sizes"):
         load_ground_truth(p)
+
+
+def test_pckh_table_of_another_keypoint_set():
+    """COCO-17: its own rows (the head row pools the five face points), nothing excluded from the mean."""
+    gt = np.zeros((2, 17, 2))
+    pred = gt.copy()
+    pred[:, COCO.index("nose"), 0] = 100.0          # one of the five head points wrong in both samples
+    r = pckh(pred, gt, np.ones(2), keypoints=COCO)
+    table = r.table()
+    assert list(table) == ["head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"]
+    assert table["head"] == pytest.approx(80.0) and table["mean"] == pytest.approx(100 * 32 / 34)
+    assert "Mean" in format_table(r) and "hard-joint" not in format_table(r)
+    with pytest.raises(ValueError, match="17 keypoints, the arrays have 16"):
+        pckh(np.zeros((1, 16, 2)), np.zeros((1, 16, 2)), np.ones(1), keypoints=COCO)
 
 
 # ----------------------------------------------------------------------------- prediction files
@@ -400,5 +412,5 @@ def test_prediction_bad_files_raise_naming_the_file(tmp_path):
         load_predictions(tmp_path / "p.txt")
     with pytest.raises(FileNotFoundError, match=r"missing\.npy"):
         load_predictions(tmp_path / "missing.npy")
-    with pytest.raises(ValueError, match=r"\(N, 16, 2\)"):
+    with pytest.raises(ValueError, match=r"\(N, K, 2\)"):
         save_predictions(tmp_path / "x.npy", np.zeros((16, 2, 4)))

@@ -10,13 +10,13 @@ import numpy as np
 from posekit.config import load_config
 from posekit.data.annotations import load_annotations
 from posekit.data.dataset import PoseDataset
-from posekit.training.trainer import train
+from posekit.training.run import train
 
 
 def mpii_config(shared, out, **extra):
     images = shared / "mpii" / "images"
     overrides = [
-        "data.dataset=mpii", f"data.annotations={images / 'annotations.json'}", f"data.image_dir={images}",
+        "data.dataset=files", f"data.annotations={images / 'annotations.json'}", f"data.image_dir={images}",
         f"data.val_annotations={images / 'annotations.json'}", "data.input_size=64", "data.heatmap_size=16",
         "model.num_stacks=1", "model.num_features=16", "model.depth=2", "model.stem_width=8",
         "train.batch_size=2", "train.epochs=2", f"train.output_dir={out}",
@@ -40,14 +40,14 @@ def test_valid_h5_samples_with_images_present(shared):
     present = {p.name for p in (shared / "mpii" / "images").glob("*.jpg")}
     idx = [i for i, name in enumerate(ann.image_names) if name in present]
     assert idx, "at least one validation person has its image in the shared folder"
-    cfg = load_config(None, ["data.dataset=mpii", "data.input_size=128", "data.heatmap_size=32"]).data
+    cfg = load_config(None, ["data.dataset=files", "data.input_size=128", "data.heatmap_size=32"]).data
     ds = PoseDataset(ann.subset(idx), str(shared / "mpii" / "images"), cfg, train=False)
     item = ds[0]
     w = item["target_weight"].numpy()
     assert item["heatmaps"].shape == (16, 32, 32) and w.sum() == ann.subset(idx).annotated[0].sum()
     assert np.allclose(item["heatmaps"].numpy().max(axis=(1, 2))[w > 0], 1.0, atol=0.25)
 
-    skip_cfg = load_config(None, ["data.dataset=mpii", "data.input_size=64", "data.heatmap_size=16",
+    skip_cfg = load_config(None, ["data.dataset=files", "data.input_size=64", "data.heatmap_size=16",
                                   "data.on_error=skip"]).data
     mixed = PoseDataset(ann.subset([idx[0], 0 if idx[0] != 0 else 1, *range(2, 6)]),
                         str(shared / "mpii" / "images"), skip_cfg, train=False)

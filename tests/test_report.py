@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from posekit.cli.main import main
-from posekit.joints import JOINT_NAMES
+from posekit.keypoints import MPII
+
+JOINT_NAMES = MPII.names
 
 
 def test_report_of_tiny_run(tiny_run, tmp_path, capsys):
@@ -27,7 +29,7 @@ def test_report_of_tiny_run(tiny_run, tmp_path, capsys):
 
 
 def test_report_prefers_eval_json_and_compares_runs(tiny_run, tmp_path):
-    from posekit.analysis.report import write_report
+    from posekit.pipelines.report import write_report
 
     other = tmp_path / "other"
     shutil.copytree(tiny_run, other, ignore=shutil.ignore_patterns("*.pt", "report"))
@@ -50,7 +52,7 @@ def test_report_rejects_non_run_folder(tmp_path, capsys):
 
 @pytest.mark.parametrize("missing", ["metrics.csv"])
 def test_report_needs_metrics(tiny_run, tmp_path, missing):
-    from posekit.analysis.report import load_run
+    from posekit.pipelines.report import load_run
 
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -12,7 +12,10 @@ import pytest
 
 from conftest import SHARED
 from posekit.data import synthetic as syn
-from posekit.joints import NUM_JOINTS
+from posekit.keypoints import MPII
+
+NUM_JOINTS = len(MPII)
+J = syn.J
 
 
 VALID_H5 = SHARED / "mpii" / "valid.h5"
@@ -139,13 +142,13 @@ def test_limb_midpoints_carry_their_part_class():
             assert label in allowed, (meta, a, b, label)
         # the head ellipse is labelled head (unless an arm is in front of it), and the head box
         # contains head_top and upper_neck
-        head_label = parts[_px((joints[8] + joints[9]) / 2)]
+        head_label = parts[_px((joints[J["upper_neck"]] + joints[J["head_top"]]) / 2)]
         assert head_label in {syn.HEAD}.union(*(_STEP_CLASSES[s] for s in order[order.index("head") + 1:]))
         head_hits += head_label == syn.HEAD
         x1, y1, x2, y2 = meta["headbox"]
         for j in (8, 9):
             assert x1 <= joints[j, 0] <= x2 and y1 <= joints[j, 1] <= y2
-        torso_label = parts[_px((joints[2] + joints[3] + joints[12] + joints[13]) / 4)]
+        torso_label = parts[_px(joints[[J["r_hip"], J["l_hip"], J["r_shoulder"], J["l_shoulder"]]].mean(0))]
         assert torso_label in {syn.TORSO}.union(*(_STEP_CLASSES[s] for s in order[order.index("torso") + 1:]))
         torso_hits += torso_label == syn.TORSO
     # self-occlusion hides some limbs (back arm behind the torso in profile views), not most

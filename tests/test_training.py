@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from posekit.training.checkpoint import load_checkpoint, save_checkpoint
-from posekit.training.trainer import EpochSampler, Trainer, train
+from posekit.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from posekit.config import ConfigError
+from posekit.training.run import RunFolderError, train
+from posekit.training.trainer import EpochSampler, Trainer
 
 
 def step_losses(run_dir) -> list[float]:
@@ -89,10 +91,22 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path):
     assert load_checkpoint(path)["model"]["w"].sum() == 2  # the old file survived the failed write
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="ck.pt"):
+    with pytest.raises(CheckpointError, match="ck.pt: not a readable posekit checkpoint"):
         load_checkpoint(path)
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_stale_temporaries_of_interrupted_writes_are_removed(tmp_path, synthetic_root):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("last.pt.abc123.tmp", "best.pt.x.tmp"):
+        (run / name).write_bytes(b"partial")
+    (run / "notes.tmp").write_text("kept: not a checkpoint temporary")
+    assert sorted(p.name for p in remove_stale_temporaries(run)) == ["best.pt.x.tmp", "last.pt.abc123.tmp"]
+    (run / "last.pt.def.tmp").write_bytes(b"partial")
+    train(tiny_config(run, synthetic_root, epochs=1), progress=False)
+    assert not list(run.glob("*.pt.*.tmp")) and (run / "notes.tmp").is_file()
 
 
 def test_epoch_sampler_is_reproducible_and_resumable():
@@ -125,5 +139,15 @@ def test_float16_autocast_trains_through_the_grad_scaler_and_resumes_its_state(t
 
 
 def test_unknown_amp_dtype_is_an_error(tmp_path, synthetic_root):
-    with pytest.raises(ValueError, match="amp_dtype"):
-        Trainer(tiny_config(tmp_path / "run", synthetic_root, amp_dtype="float8"), progress=False)
+    with pytest.raises(ConfigError, match="train.amp_dtype: 'float8' is not one of bfloat16, float16"):
+        tiny_config(tmp_path / "run", synthetic_root, amp_dtype="float8")
+
+
+def test_a_folder_holding_a_run_is_refused_without_resume_or_overwrite(tmp_path, synthetic_root):
+    cfg = tiny_config(tmp_path / "run", synthetic_root, epochs=1)
+    train(cfg, progress=False)
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    with pytest.raises(RunFolderError, match="already holds a run.*--resume.*--overwrite"):
+        train(cfg, progress=False)
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
+    assert train(cfg, progress=False, overwrite=True)["epochs_run"] == 1

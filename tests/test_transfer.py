@@ -13,21 +13,16 @@ from conftest import tiny_config
 from posekit.config import save_config
 from posekit.data.dataset import PoseDataset
 from posekit.data.sources import prepare_data
-from posekit.joints import JOINT_NAMES, flip_permutation, resolve_joints
-from posekit.models import build_model
+from posekit.checkpoint import CheckpointError, make_artifact, save_model
+from posekit.keypoints import MPII
+from posekit.models import create_model
 from posekit.models.composite import SubsetTransferHourglass
-from posekit.models.hourglass import StackedHourglass
-from posekit.training.checkpoint import save_checkpoint
-from posekit.training.transfer import (
-    KPTRANSFER_SPLITS,
-    TransferTrainer,
-    epochs_to_convergence,
-    parameter_counts,
-    resolve_split,
-)
+from posekit.pipelines.kptransfer import epochs_to_convergence, parameter_counts
+from posekit.training.transfer import KPTRANSFER_SPLITS, TransferTrainer, resolve_split
 
-S1 = resolve_joints(["r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"])
-S2 = resolve_joints(["thorax", "upper_neck", "head_top", "r_shoulder", "l_shoulder", "r_wrist", "l_wrist"])
+JOINT_NAMES = MPII.names
+S1 = MPII.resolve(["r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle"])
+S2 = MPII.resolve(["thorax", "upper_neck", "head_top", "r_shoulder", "l_shoulder", "r_wrist", "l_wrist"])
 
 
 @pytest.fixture(autouse=True)
@@ -41,45 +36,49 @@ def one_thread():
 
 
 def composite_config(out, synthetic_root, **train):
-    cfg = tiny_config(out, synthetic_root, **train)
-    cfg.model.num_stacks = 4
-    return cfg
+    return tiny_config(out, synthetic_root, model={"num_stacks": 4}, **train)
+
+
+def s1_network(cfg, s1_ids=S1):
+    m = cfg.model
+    return create_model("hourglass", num_joints=len(s1_ids), num_stacks=2, num_features=m.num_features, depth=m.depth,
+                        stem=m.stem, stem_width=m.stem_width)
 
 
 def s1_checkpoint(path, cfg, s1_ids=S1) -> dict:
     """A 2-stack S1 network with random weights and non-default BatchNorm statistics, saved as a checkpoint."""
     torch.manual_seed(123)
-    m = cfg.model
-    net = StackedHourglass(2, len(s1_ids), m.num_features, m.depth, m.stem, m.stem_width)
+    net = s1_network(cfg, s1_ids)
     for mod in net.modules():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-1, 1)
             mod.running_var.uniform_(0.5, 2)
             mod.num_batches_tracked.fill_(7)
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    save_checkpoint({"model": state, "config": {}, "joint_ids": list(s1_ids)}, path)
+    save_model(net, make_artifact(net.posekit_spec, MPII.subset(s1_ids), 64, 16, 1.0), path)
     return state
 
 
 # ------------------------------------------------------------------------------------ splits
-def test_split_presets_are_printed_flip_closed_and_resolve(capsys):
+def test_splits_are_table_1_of_the_paper(capsys):
+    """Vats et al. (2019), Table 1, written literally: 8 joints in each subset, left and right of every
+    paired part, S2 of split (d) sharing the elbows and knees with its S1 (Sec. 3.2 allows it)."""
+    pairs = lambda *parts: {f"{s}_{p}" for p in parts for s in "rl"}    # noqa: E731
+    expected = {
+        "a": ({"head_top", "upper_neck", "pelvis", "thorax"} | pairs("shoulder", "hip"), pairs("knee", "ankle", "wrist", "elbow")),
+        "b": ({"head_top", "upper_neck"} | pairs("shoulder", "elbow", "hip"), pairs("knee", "ankle", "wrist") | {"pelvis", "thorax"}),
+        "c": ({"head_top", "upper_neck"} | pairs("shoulder", "elbow", "knee"), pairs("wrist", "ankle", "hip") | {"pelvis", "thorax"}),
+        "d": (pairs("knee", "ankle", "wrist", "elbow"), {"head_top", "upper_neck", "pelvis", "thorax"} | pairs("elbow", "knee")),
+    }
     for name, split in KPTRANSFER_SPLITS.items():
         s1, s2 = resolve_split(name)
-        print(f"({name}) S1 = {', '.join(split['s1'])}\n    S2 = {', '.join(split['s2'])}")
+        assert (set(split["s1"]), set(split["s2"])) == expected[name]
+        assert len(s1) == len(s2) == 8
         assert [JOINT_NAMES[j] for j in s1] == sorted(split["s1"], key=JOINT_NAMES.index)
-        assert [JOINT_NAMES[j] for j in s2] == sorted(split["s2"], key=JOINT_NAMES.index)
-        assert len(set(split["s1"])) == len(split["s1"]) and len(set(split["s2"])) == len(split["s2"])
         for ids in (s1, s2):  # every named part has its left and right joint
-            assert sorted(ids[p] for p in flip_permutation(ids)) == list(ids)
-    assert "(a) S1 = head_top" in capsys.readouterr().out
-    a1, a2 = resolve_split("a")
-    assert set(a1).isdisjoint(a2) and set(a1) | set(a2) == set(range(16))
-    b1, b2 = resolve_split("b")
-    assert (b1, b2) == (a2, a1)
-    c1, c2 = resolve_split("c")
-    assert set(c1).isdisjoint(c2) and set(c1) | set(c2) == set(range(16))
+            assert not MPII.subset(ids).missing_mirrors
     d1, d2 = resolve_split("d")
-    assert d2 == tuple(range(16)) and set(d1) == set(range(16)) - {0, 5, 10, 15}
+    assert {JOINT_NAMES[j] for j in set(d1) & set(d2)} == pairs("elbow", "knee")
     # any S1 / S2 by joint names or subset names, overriding the split
     assert resolve_split("a", s1=["l_wrist", "r_wrist"], s2="legs") == ((10, 15), (0, 1, 2, 3, 4, 5))
     with pytest.raises(KeyError):
@@ -107,7 +106,7 @@ def test_subset_targets_and_heads_agree_with_full_joint_ones(tmp_path, synthetic
             assert torch.equal(item["target_weight"], ref["target_weight"][ids])
             assert torch.equal(item["affine"], ref["affine"])
     assert flipped > 0  # the left/right swap of flipped samples was exercised
-    model = build_model(cfg.model, len(S1))
+    model = create_model(cfg.model.name, **cfg.model.create_kwargs(MPII.subset(S1)))
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, len(S1), 16, 16)
 
 
@@ -123,10 +122,9 @@ def test_transfer_initialisation_copies_the_s1_network_exactly(tmp_path, synthet
     for k, v in state.items():
         assert torch.equal(copied[k], v), k
     # stacks 1-2 of the composite compute exactly what the S1 network computes
-    m = cfg.model
-    s1_net = StackedHourglass(2, len(S1), m.num_features, m.depth, m.stem, m.stem_width)
+    s1_net = s1_network(cfg)
     s1_net.load_state_dict(state)
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.rand(2, 3, 64, 64)
     net.eval()
     s1_net.eval()
     s1_out, s2_out = net.forward_subsets(x)
@@ -137,7 +135,7 @@ def test_transfer_initialisation_copies_the_s1_network_exactly(tmp_path, synthet
         sum(p.numel() for p in net.parameters())
     # a checkpoint of another joint subset is refused
     s1_checkpoint(tmp_path / "other.pt", cfg, s1_ids=S2)
-    with pytest.raises(ValueError, match="expected S1"):
+    with pytest.raises(CheckpointError, match="expected S1"):
         TransferTrainer(cfg, S1, S2, "transfer", tmp_path / "other.pt", progress=False)
 
 
@@ -217,7 +215,7 @@ def test_transfer_command_writes_the_report(tmp_path, synthetic_root):
     save_config(cfg, tmp_path / "tiny.yaml")
     out = tmp_path / "kpt"
     assert main(["transfer", "--split", "a", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
-                 "--s1", "upper_body", "--no-progress"]) == 0
+                 "--s1", "upper_body", "--s2", "lower_body", "--no-progress"]) == 0
     for stage in ("s1", "transfer", "frozen", "random"):
         assert (out / stage / "metrics.csv").is_file() and (out / stage / "best.pt").is_file()
     report = json.loads((out / "pckh_s2.json").read_text())
@@ -236,22 +234,22 @@ def test_transfer_command_writes_the_report(tmp_path, synthetic_root):
 
     predictor = PosePredictor.from_checkpoint(out / "transfer" / "best.pt", device="cpu", flip=False)
     assert isinstance(predictor.model, SubsetTransferHourglass)
-    assert predictor.joint_ids == tuple(range(7))  # S2 of split (a): r_ankle .. pelvis
+    assert predictor.keypoints.names == MPII.names[:7]  # S2 given by --s2: r_ankle .. pelvis
+    assert predictor.artifact.extra["s1_joints"] == list(MPII.subset(MPII.resolve("upper_body")).names)
     assert predictor.model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 7, 16, 16)
 
 
 def test_kptransfer_configs_follow_the_paper_protocol():
-    from conftest import REPO
     from posekit.config import load_config
 
     for split in "abcd":
-        cfg = load_config(REPO / "configs" / "kptransfer" / f"split_{split}.yaml")
-        assert cfg.transfer.split == split and cfg.data.dataset == "mpii" and cfg.model.num_stacks == 4
+        cfg = load_config(f"kptransfer/split_{split}")
+        assert cfg.transfer.split == split and cfg.data.dataset == "files" and cfg.model.num_stacks == 4
         t, a = cfg.train, cfg.data.augment
         assert (t.optimizer, t.scheduler, t.plateau_factor, t.early_stopping, t.iters_per_epoch) == \
             ("rmsprop", "plateau", 0.2, 10, 8000)
         assert (a.scale_min, a.scale_max, a.rotation, a.enabled) == (0.75, 1.25, 30.0, True)
         resolve_split(cfg.transfer.split, cfg.transfer.s1, cfg.transfer.s2)
-    quick = load_config(REPO / "configs" / "kptransfer" / "quickstart_d.yaml")
+    quick = load_config("kptransfer/quickstart_d")
     assert quick.transfer.split == "d" and quick.data.dataset == "synthetic"
     assert (quick.train.optimizer, quick.train.scheduler, quick.train.plateau_factor) == ("rmsprop", "plateau", 0.2)

@@ -29,7 +29,9 @@ from posekit.data.transforms import (
     seed002_box,
     seed002_content_box,
 )
-from posekit.joints import JOINT_NAMES, joint_index
+from posekit.keypoints import MPII
+
+joint_index = MPII.index
 
 DATA = SHARED
 VALID_H5 = DATA / "mpii" / "valid.h5"
@@ -143,11 +145,11 @@ def test_flip_twice_is_identity_and_swaps_names():
     torch.testing.assert_close(flip_heatmaps(flip_heatmaps(t)), t)
 
     # joint subset (arms): channel order kept, partners swapped
-    arms = (10, 11, 12, 13, 14, 15)
+    arms = MPII.subset((10, 11, 12, 13, 14, 15))
     sub = rng.uniform(0, 22, (6, 2))
     np.testing.assert_allclose(flip_keypoints(flip_keypoints(sub, 23, arms), 23, arms), sub)
     with pytest.raises(ValueError):
-        flip_keypoints(sub[:3], 23, (10, 11, 12))
+        flip_keypoints(sub[:3], 23, MPII.subset((10, 11, 12)))
 
     # names: after the flip, "l_ankle" holds the mirrored r_ankle, and vice versa
     j = np.zeros((16, 2))
@@ -157,7 +159,7 @@ def test_flip_twice_is_identity_and_swaps_names():
     np.testing.assert_array_equal(f[joint_index("l_ankle")], [19.0, 7.0])
     np.testing.assert_array_equal(f[joint_index("r_wrist")], [2.0, 1.0])
     np.testing.assert_array_equal(f[joint_index("pelvis")], [22.0, 0.0])
-    names = np.array(JOINT_NAMES)
+    names = np.array(MPII.names)
     flipped_names = flip_joint_axis(names)
     assert flipped_names[joint_index("r_knee")] == "l_knee" and flipped_names[joint_index("thorax")] == "thorax"
 

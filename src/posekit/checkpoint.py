@@ -24,8 +24,8 @@ import torch
 
 from posekit.keypoints import KeypointSet
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "save_checkpoint", "load_checkpoint",
-           "remove_stale_temporaries"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "make_artifact", "save_model", "save_checkpoint",
+           "load_checkpoint", "remove_stale_temporaries"]
 
 #: Version of the checkpoint layout written by this posekit (1: before the model artifact).
 FORMAT_VERSION = 2
@@ -106,6 +106,32 @@ class ModelArtifact:
         if t.get("val_pckh") is not None:
             parts.append(f"val PCKh@0.5 {t['val_pckh']:.1f}")
         return ", ".join(parts)
+
+
+def make_artifact(spec: dict, keypoints: KeypointSet, input_size: int, heatmap_size: int, sigma: float,
+                  crop_mode: str = "center_scale", scale_factor: float = 1.25, flip_test: bool = True,
+                  scales: list[float] | None = None, decoding: str = "posekit", trained_on: dict | None = None,
+                  extra: dict | None = None) -> ModelArtifact:
+    """The artifact of a network built by :func:`posekit.create_model` (``spec`` is its
+    ``posekit_spec``): input contract from its ``input_mean`` / ``input_std`` arguments, crop and
+    codec from the given sizes (crop px / heat-map px), evaluation defaults."""
+    kwargs = spec["kwargs"]
+    return ModelArtifact(
+        arch=spec["arch"], arch_kwargs=kwargs, keypoints=keypoints,
+        input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": int(input_size),
+               "mean": kwargs.get("input_mean"), "std": kwargs.get("input_std")},
+        crop={"mode": crop_mode, "scale_factor": float(scale_factor), "input_size": int(input_size)},
+        codec={"input_size": int(input_size), "heatmap_size": int(heatmap_size), "sigma": float(sigma),
+               "decoding": decoding},
+        eval={"flip_test": bool(flip_test), "scales": scales}, trained_on=dict(trained_on or {}),
+        extra=dict(extra or {}))
+
+
+def save_model(model, artifact: ModelArtifact, path: str | Path) -> None:
+    """Write a network and its artifact as a posekit checkpoint (atomically) that
+    :func:`posekit.load_model` reads."""
+    save_checkpoint({"format_version": FORMAT_VERSION, "artifact": artifact.to_dict(), "model": model.state_dict()},
+                    path)
 
 
 def remove_stale_temporaries(folder: str | Path, name: str | None = None, older_than_s: float = 0.0) -> list[Path]:

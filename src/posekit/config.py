@@ -296,7 +296,8 @@ def _build(cls: type, values: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(values) - set(fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(fields)}")
+        family = f" of model {cls.family!r}" if hasattr(cls, "family") else ""
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; valid keys{family}: {sorted(fields)}")
     kwargs = {}
     for key, value in values.items():
         hint, path = hints[key], f"{where}.{key}"
@@ -318,7 +319,7 @@ def _build_model(values: Any, where: str) -> Any:
     name = values.get("name", "hourglass")
     if name not in MODEL_CONFIGS:
         raise ConfigError(f"{where}.name: {name!r} is not one of {', '.join(MODEL_CONFIGS)}")
-    return _build(MODEL_CONFIGS[name], values, f"{where} ({name})")
+    return _build(MODEL_CONFIGS[name], values, where)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

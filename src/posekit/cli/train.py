@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.resume and args.overwrite:
         raise ValueError("give --resume or --overwrite, not both")
-    summary = train(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    summary = train(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite,
+                    overrides=overrides)
     print(json.dumps({k: v for k, v in summary.items() if k != "last"}, indent=2))
     return 0

@@ -1,5 +1,8 @@
 """The model registry: one place where every network is built and loaded.
 
+The family modules register their builders with :func:`register_model` when the package
+``posekit.models`` is imported, which Python always does before this module is used.
+
 In the style of timm's ``register_model``: a builder is a plain function decorated with
 :func:`register_model`, registered under its function name; :func:`create_model` calls it with
 keyword arguments, :func:`list_models` lists the names, and :func:`load_model` rebuilds a network
@@ -46,13 +49,8 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def _ensure_registered() -> None:
-    import posekit.models  # noqa: F401  (importing the package registers every family)
-
-
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern`` (``"hourglass*"``), sorted."""
-    _ensure_registered()
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 
@@ -62,14 +60,12 @@ def model_summary(name: str) -> str:
     Raises:
         KeyError: unknown name.
     """
-    _ensure_registered()
     doc = (_MODELS[name].__doc__ or "").strip()
     return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
 
 
 def is_model(name: str) -> bool:
     """Whether ``name`` is a registered model."""
-    _ensure_registered()
     return name in _MODELS
 
 
@@ -114,7 +110,6 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         TypeError: an argument the builder does not take.
         ValueError: invalid argument values (from the builder).
     """
-    _ensure_registered()
     if name not in _MODELS:
         raise KeyError(f"unknown model {name!r}; registered models: {', '.join(sorted(_MODELS))}")
     fn = _MODELS[name]

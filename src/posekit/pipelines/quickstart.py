@@ -44,10 +44,12 @@ def run_quickstart(config: str = "quickstart", out: str | Path = "runs/quickstar
     """
     start = time.time()
     out = Path(out)
-    cfg = load_config(config, [*(overrides or []), f"train.output_dir={out}"])
+    overrides = [*(overrides or []), f"train.output_dir={out}"]
+    cfg = load_config(config, overrides)
     log(f"[1/4] training a {cfg.model.num_stacks}-stack {cfg.model.name} on {cfg.data.dataset} people -> {out}")
-    summary = train(cfg, resume=resume, progress=progress, overwrite=overwrite)
+    summary = train(cfg, resume=resume, progress=progress, overwrite=overwrite, overrides=overrides)
     train_s = time.time() - start
+    cfg = load_config(out / "config.yaml")    # the run's own config (a resumed run keeps its settings)
 
     log("[2/4] evaluating best.pt on the validation split")
     data = prepare_data(cfg.data)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import copy
+
 import yaml
 
-from posekit.config import Config, MultiTaskConfig, config_diff, config_from_dict, config_to_dict
+from posekit.config import Config, MultiTaskConfig, apply_overrides, config_diff, config_from_dict, config_to_dict
 from posekit.training.multitask import MultiTaskTrainer
 from posekit.training.trainer import Trainer
 
@@ -37,48 +39,39 @@ def make_trainer(cfg: Config, progress: bool = True, on_step=None) -> Trainer:
     return cls(cfg, progress=progress, on_step=on_step)
 
 
-def resume_config(requested: Config, run_dir: str | Path) -> Config:
-    """The config a resumed run continues with: the run's saved ``config.yaml`` with only the
-    :data:`RESUMABLE_CHANGES` taken from ``requested``.
-
-    A PBN ``model.groups`` given as a spec (``mi:5``) is compared as the explicit groups the run
-    resolved when it started, i.e. not at all: the run keeps its groups.
+def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Config:
+    """The config a resumed run continues with: the run's saved ``config.yaml`` with ``overrides``
+    (``key=value`` as on the command line) applied, which may only touch :data:`RESUMABLE_CHANGES`
+    (and ``train.output_dir``). The config file a command names is not used: the run keeps the
+    config it was started with, including PBN groups it resolved then.
 
     Raises:
-        RunFolderError: no saved config, or ``requested`` changes other keys (they are listed).
+        RunFolderError: no saved config, or an override changes another key (they are listed).
     """
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: no config.yaml to resume from (is this a posekit run folder?)")
-    saved_dict = yaml.safe_load(path.read_text()) or {}
-    saved = config_from_dict(saved_dict, where=str(path))
-    want = config_to_dict(requested)
-    have = config_to_dict(saved)
-    if isinstance(want.get("model", {}).get("groups"), str):
-        want["model"]["groups"] = have.get("model", {}).get("groups")
-    changed = [k for k in config_diff(have, want) if k not in RESUMABLE_CHANGES and k != "train.output_dir"]
+    saved = yaml.safe_load(path.read_text()) or {}
+    have = config_to_dict(config_from_dict(saved, where=str(path)))
+    new = config_from_dict(apply_overrides(copy.deepcopy(have), overrides), where=f"{path} with --set")
+    changed = [k for k in config_diff(have, config_to_dict(new)) if k not in RESUMABLE_CHANGES + ("train.output_dir",)]
     if changed:
         raise RunFolderError(f"{run_dir}: cannot resume with changed {', '.join(changed)} (the run was trained "
                              f"with the values in {path}); resume without those --set, or start a new run in "
                              "another folder (--output-dir)")
-    out = config_from_dict(have, where=str(path))
-    for key in RESUMABLE_CHANGES:
-        section, _, field = key.partition(".")
-        if field:
-            setattr(getattr(out, section), field, getattr(getattr(requested, section), field))
-        else:
-            setattr(out, section, getattr(requested, section))
-    out.train.output_dir = requested.train.output_dir
-    return out
+    new.train.output_dir = str(run_dir)
+    return new
 
 
-def train(cfg: Config, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+def train(cfg: Config, resume: bool = False, progress: bool = True, overwrite: bool = False,
+          overrides: list[str] | None = None) -> dict:
     """Train ``cfg`` into ``cfg.train.output_dir``; returns the run's summary.
 
     Args:
-        resume: continue the run in the folder (its saved config, :func:`resume_config`, and
-            ``last.pt``); a folder without a run starts from scratch.
+        resume: continue the run in the folder (its saved config with ``overrides`` applied,
+            :func:`resume_config`, and ``last.pt``); a folder without a run starts ``cfg`` from scratch.
         overwrite: start a new run in a folder that holds one (its checkpoints are replaced).
+        overrides: the command line's ``--set`` values, checked against the run on resume.
 
     Raises:
         RunFolderError: the folder holds a run and neither ``resume`` nor ``overwrite`` is set, or
@@ -87,7 +80,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, overwrite: b
     out = Path(cfg.train.output_dir)
     holds_run = (out / "last.pt").is_file()
     if resume and holds_run:
-        cfg = resume_config(cfg, out)
+        cfg = resume_config(out, overrides)
     elif holds_run and not overwrite:
         raise RunFolderError(f"{out} already holds a run (last.pt); continue it with --resume, or replace it "
                              "with --overwrite, or choose another --output-dir")

@@ -24,7 +24,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from posekit.checkpoint import FORMAT_VERSION, ModelArtifact, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from posekit.checkpoint import (
+    FORMAT_VERSION,
+    ModelArtifact,
+    load_checkpoint,
+    make_artifact,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from posekit.config import Config, PBNConfig, config_to_dict, save_config
 from posekit.data.annotations import load_annotations
 from posekit.data.dataset import PoseDataset
@@ -343,22 +350,14 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def artifact(self) -> ModelArtifact:
         """The model artifact of the network being trained (see :mod:`posekit.checkpoint`)."""
-        spec, d = self.model.posekit_spec, self.cfg.data
-        kwargs = spec["kwargs"]
-        s = self.state
-        return ModelArtifact(
-            arch=spec["arch"], arch_kwargs=kwargs, keypoints=self.output_keypoints(),
-            input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": d.input_size,
-                   "mean": kwargs.get("input_mean"), "std": kwargs.get("input_std")},
-            crop={"mode": d.crop, "scale_factor": d.scale_factor, "input_size": d.input_size},
-            codec={"input_size": d.input_size, "heatmap_size": d.heatmap_size, "sigma": d.sigma,
-                   "decoding": "posekit"},
-            eval={"flip_test": self.cfg.eval.flip_test, "scales": self.cfg.eval.scales},
-            trained_on={"config": self.cfg.name, "dataset": d.dataset if d.dataset != "files" else d.annotations,
-                        "keypoint_set": self.keypoints.name, "epochs": s.epoch,
-                        "val_pckh": s.best_pckh if math.isfinite(s.best_pckh) and s.best_pckh >= 0 else None,
-                        "best_epoch": s.best_epoch if s.best_epoch > 0 else None},
-            extra=self.artifact_extra())
+        d, s = self.cfg.data, self.state
+        trained_on = {"config": self.cfg.name, "dataset": d.dataset if d.dataset != "files" else d.annotations,
+                      "keypoint_set": self.keypoints.name, "epochs": s.epoch,
+                      "val_pckh": s.best_pckh if math.isfinite(s.best_pckh) and s.best_pckh >= 0 else None,
+                      "best_epoch": s.best_epoch if s.best_epoch > 0 else None}
+        return make_artifact(self.model.posekit_spec, self.output_keypoints(), d.input_size, d.heatmap_size, d.sigma,
+                             d.crop, d.scale_factor, self.cfg.eval.flip_test, self.cfg.eval.scales,
+                             trained_on=trained_on, extra=self.artifact_extra())
 
     def artifact_extra(self) -> dict:
         """Family-specific facts for the artifact's ``extra`` (default: none)."""
