@@ -225,7 +225,7 @@ ModelConfig = Union[HourglassConfig, PBNConfig, PBNBaselineConfig, MultiTaskConf
 class TrainConfig:
     """Optimisation settings (defaults: Newell et al. 2016, RMSprop lr 2.5e-4, batch 16)."""
 
-    output_dir: str = "runs/default"
+    output_dir: str = ""                    # empty: runs/<config name>
     epochs: int = 100
     iters_per_epoch: int = 0                # 0: one pass over the data per epoch
     batch_size: int = 16
@@ -285,6 +285,10 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+
+    def __post_init__(self) -> None:
+        if not self.train.output_dir:   # each config trains into its own folder by default
+            self.train.output_dir = f"runs/{self.name}"
 
 
 # ---------------------------------------------------------------------------------------- building

@@ -48,7 +48,7 @@ def output_names(model: nn.Module, input_size: int) -> list[str]:
 def _exportable(model: nn.Module, input_size: int) -> tuple[nn.Module, list[str]]:
     """The module to export (a dict output becomes a tuple) and its output names."""
     out = _probe(model, input_size)
-    return (_NamedOutputs(model, list(out)), list(out)) if isinstance(out, dict) else (model, ["heatmaps"])
+    return (_NamedOutputs(model, list(out)).eval(), list(out)) if isinstance(out, dict) else (model, ["heatmaps"])
 
 
 def export_onnx(model: nn.Module, path: str | Path, input_size: int, opset: int = 18) -> Path:

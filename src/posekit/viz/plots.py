@@ -45,7 +45,8 @@ def plot_training_curves(runs: dict[str, str | Path], out_path: str | Path) -> P
     ax_pck.set(xlabel="epoch", ylabel="PCKh@0.5 mean (%)", title="Validation PCKh@0.5", ylim=(0, 100))
     for ax in (ax_loss, ax_pck):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return save_figure(fig, out_path, dpi=110)
 
 
