@@ -103,25 +103,34 @@ class DataConfig:
 
 
 @dataclass
-class HourglassConfig:
+class _StackedTrunk:
+    """Fields shared by the stacked-hourglass families: stacks, channels, hourglass depth, stem width."""
+
+    num_stacks: int = 2
+    num_features: int = 256
+    depth: int = 4
+    stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
+
+    def trunk_kwargs(self) -> dict:
+        return dict(num_stacks=self.num_stacks, num_features=self.num_features, depth=self.depth,
+                    stem=self.stem, stem_width=self.stem_width)
+
+
+@dataclass
+class HourglassConfig(_StackedTrunk):
     """Stacked hourglass (Newell et al. 2016); ``stem: reduced`` is the reduced-stem variant."""
 
     family: ClassVar[str] = "hourglass"
     name: str = "hourglass"
-    num_stacks: int = 2
-    num_features: int = 256
-    depth: int = 4
     stem: str = choice("newell", ("newell", "reduced"))
-    stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
 
     def create_kwargs(self, keypoints) -> dict:
         """Builder arguments for ``keypoints`` (a :class:`posekit.keypoints.KeypointSet`)."""
-        return dict(num_joints=len(keypoints), num_stacks=self.num_stacks, num_features=self.num_features,
-                    depth=self.depth, stem=self.stem, stem_width=self.stem_width)
+        return dict(num_joints=len(keypoints), **self.trunk_kwargs())
 
 
 @dataclass
-class PBNConfig:
+class PBNConfig(_StackedTrunk):
     """Part-based branching network (Tang & Wu 2019). ``groups``: a grouping preset of the keypoint
     set (``body``, ``pbn_paper``, ``pbn_paper_overlap``), ``mi:K`` (K groups by spectral clustering
     of joint-location mutual information, resolved once when training starts), or explicit lists of
@@ -130,10 +139,7 @@ class PBNConfig:
     family: ClassVar[str] = "pbn"
     name: str = "pbn"
     num_stacks: int = 8
-    num_features: int = 256
-    depth: int = 4
     stem: str = choice("pbn", ("pbn", "newell", "reduced"))
-    stem_width: int = 64
     groups: Any = "mi:5"
     branch_width: int = 64                  # W: channels of a branch
     branch_depth: int = 1                   # D: residual blocks per branch
@@ -152,28 +158,23 @@ class PBNConfig:
                                  f"(presets of {keypoints.name!r}: {sorted(keypoints.groups)})")
             groups = keypoints.groups[groups]
         return dict(joint_names=list(keypoints.names), groups=[list(g) for g in groups],
-                    num_stacks=self.num_stacks, num_features=self.num_features, depth=self.depth,
-                    branch_width=self.branch_width, branch_depth=self.branch_depth, stem=self.stem,
-                    stem_width=self.stem_width, next_stack_features=self.next_stack_features)
+                    branch_width=self.branch_width, branch_depth=self.branch_depth,
+                    next_stack_features=self.next_stack_features, **self.trunk_kwargs())
 
 
 @dataclass
-class PBNBaselineConfig:
+class PBNBaselineConfig(_StackedTrunk):
     """The baselines of PBN's Fig. 5(c): ``plain`` (1x1 head) or ``deep`` (one more residual block)."""
 
     family: ClassVar[str] = "pbn_baseline"
     name: str = "pbn_baseline"
     num_stacks: int = 8
-    num_features: int = 256
-    depth: int = 4
     stem: str = choice("pbn", ("pbn", "newell", "reduced"))
-    stem_width: int = 64
     baseline: str = choice("deep", ("plain", "deep"))
 
     def create_kwargs(self, keypoints) -> dict:
         """Builder arguments for ``keypoints``."""
-        return dict(kind=self.baseline, num_joints=len(keypoints), num_stacks=self.num_stacks,
-                    num_features=self.num_features, depth=self.depth, stem=self.stem, stem_width=self.stem_width)
+        return dict(kind=self.baseline, num_joints=len(keypoints), **self.trunk_kwargs())
 
 
 @dataclass

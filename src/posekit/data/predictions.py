@@ -72,25 +72,9 @@ def _check_suffix(path: Path) -> str:
     return suffix
 
 
-def read_mat(path: str | Path, what: str = "MATLAB") -> dict[str, Any]:
-    """The variables of a MATLAB ``.mat`` file (``scipy.io.loadmat``).
-
-    Raises:
-        FileNotFoundError: no such file (the message says which kind of file, ``what``).
-        ValueError: the file is not a readable ``.mat`` file.
-    """
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        return loadmat(str(path))
-    except Exception as e:  # scipy raises several types for corrupt / non-mat files
-        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
-
-
 def _load_mat(path: Path) -> np.ndarray:
+    from posekit.data.ground_truth import read_mat
+
     data = read_mat(path, "prediction")
     if "preds" in data:
         return np.asarray(data["preds"])
