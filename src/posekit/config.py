@@ -182,9 +182,11 @@ class MultiTaskConfig:
     """Multi-task pose + part segmentation (Agrawal, Agarwal & Gupta; :mod:`posekit.models.multitask`).
 
     ``tasks`` picks the branches of the paper's Table 1 rows: ``[pose, seg]`` (joint pipeline),
-    ``[pose]`` (PAF pose branch alone), ``[seg]`` (segmentation alone). The loss settings below
-    are eqs. 2-4 (:class:`posekit.losses.multitask.MultiTaskLoss`); ``backbone_weights`` is a local
-    torchvision VGG16 state dict that initialises the trunk when training starts.
+    ``[pose]`` (PAF pose branch alone), ``[seg]`` (segmentation alone). ``seg_head`` is ``fcn32``
+    (FCN-32s, the paper's) or ``stride8``. The loss settings below are eqs. 1-4
+    (:class:`posekit.losses.multitask.MultiTaskLoss`): ``loss: paper`` sums over pixels as written,
+    ``loss: normalized`` takes masked means. ``backbone_weights`` is a local torchvision VGG16 state
+    dict that initialises the trunk (and an FCN-32s head of VGG16's size) when training starts.
     """
 
     family: ClassVar[str] = "multitask"
@@ -197,7 +199,10 @@ class MultiTaskConfig:
     stage_width: int = 128
     refine_kernel: int = 7
     seg_upsample: str = choice("bilinear", ("bilinear", "deconv"))
+    seg_head: str = choice("fcn32", ("fcn32", "stride8"))
+    fc_channels: int = 4096                 # fc6 / fc7 width of the FCN-32s head (4096 = VGG16)
     backbone_weights: str = ""
+    loss: str = choice("paper", ("paper", "normalized"))
     paf_width: float = 1.0                  # PAF band half-width, heat-map pixels
     w_heatmap: float = 1.0
     w_paf: float = 1.0
@@ -213,7 +218,8 @@ class MultiTaskConfig:
         return dict(num_joints=len(keypoints), limbs=[list(limb) for limb in keypoints.limbs()],
                     tasks=list(self.tasks), num_stages=self.num_stages, num_classes=self.num_classes,
                     trunk_width=self.trunk_width, feature_channels=self.feature_channels,
-                    stage_width=self.stage_width, refine_kernel=self.refine_kernel, seg_upsample=self.seg_upsample)
+                    stage_width=self.stage_width, refine_kernel=self.refine_kernel, seg_upsample=self.seg_upsample,
+                    seg_head=self.seg_head, fc_channels=self.fc_channels)
 
 
 #: ``model.name`` -> the family's config dataclass.

@@ -31,7 +31,6 @@ import cv2
 import numpy as np
 
 from posekit.data.samples import Sample, sample_photos
-from posekit.viz.draw import draw_result
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Largest accepted upload (bytes).
@@ -164,7 +163,7 @@ def _ground_truth(sample: Sample | None, names: tuple[str, ...]):
 
 def analyse(predictor, image: np.ndarray, box: dict, sample: Sample | None, threshold: float) -> dict:
     """Run one predictor on one image; JSON-ready result (overlay, keypoints, heat maps, PCKh)."""
-    from posekit.pipelines.predict import segmentation_overlay
+    from posekit.pipelines.predict import prediction_overlay
 
     pred = predictor.predict(image, **box)
     names = pred.keypoint_set.names
@@ -184,11 +183,8 @@ def analyse(predictor, image: np.ndarray, box: dict, sample: Sample | None, thre
             row["correct"] = bool(correct[j])
         rows.append(row)
     evaluated = [r for r in rows if "correct" in r]
-    shown = segmentation_overlay(image, pred.extra["segmentation"], pred.affine) if "segmentation" in pred.extra \
-        else image
-    overlay = draw_result(shown, pred.keypoints, pred.keypoint_set, correct=correct,
-                          gt_points=None if gt is None else gt[0], gt_missing=None if gt is None else gt[1],
-                          display_size=DISPLAY_SIZE)
+    overlay = prediction_overlay(image, pred, correct=correct, gt_points=None if gt is None else gt[0],
+                                 gt_missing=None if gt is None else gt[1], display_size=DISPLAY_SIZE)
     return {
         "overlay": png_base64(overlay),
         "keypoints": rows,

@@ -1,31 +1,34 @@
 """Losses of the multi-task pose + part segmentation network (:mod:`posekit.models.multitask`).
 
-Source and reading. The seed paper ("Multi-task learning for human pose estimation and part
-segmentation with hard parameter sharing") was not available to us: its eqs. 2-4 are implemented
-from the description in issue 5, literally, on top of OpenPose (Cao et al. 2017, eqs. 6-7) and FCN
-(Long et al. 2015):
+Two forms (``MultiTaskLoss(reduction=...)``):
 
-* eq. 2-3, heat maps ``S`` and PAFs ``L``, for every stage ``t`` (intermediate supervision)::
+``reduction="paper"``: Agrawal, Agarwal & Gupta, eqs. 1-4, literally, per image:
 
-      f_S^t = sum_p W(p) * ||S^t(p) - S*(p)||^2 / N_S,      f_L^t = sum_p W(p) * ||L^t(p) - L*(p)||^2 / N_L
+* eq. 1, segmentation: ``- sum_i sum_c t_ic log p_ic``, a **sum** of the pixel-wise cross-entropy
+  over the image's labelled pixels;
+* eq. 2, heat maps: ``sum_j sum_p W(p) ||S_j(p) - S*_j(p)||^2`` with ``W(p) = 1`` where the ground
+  truth heat map exceeds ``threshold`` (0.02), else 0 (per joint channel);
+* eq. 3, PAFs: ``sum_c sum_p W(p) ||L_c(p) - L*_c(p)||^2`` with "W(p) as above": the text defines
+  W(p) only through the ground-truth heat maps, so here ``W(p) = 1`` where any joint's ground-truth
+  heat map exceeds ``threshold`` at pixel p (the same mask for every limb);
+* eq. 4, total: ``Loss_seg + Loss_pose + Loss_paf``, an unweighted sum (``w_*`` are 1 by default).
 
-  summed over the stages. ``W(p)`` is a binary mask, ``W(p) = 1`` where the ground truth is above
-  ``threshold`` (0.02 in the seed), else 0: for heat maps per channel ``S*_j(p) > threshold``; for
-  PAFs (signed x/y components) per limb where the vector's length ``||L*_l(p)|| > threshold``,
-  applied to both of its channels. ``threshold=None`` gives ``W = 1`` everywhere (plain OpenPose
-  MSE; the form to use for training if the thresholded form lets the background drift). ``W`` is
-  further multiplied by the per-joint / per-limb annotation weights (0 for an unannotated joint or
-  limb) and by ``has_pose``. ``N`` = number of (sample, channel, pixel) entries with ``W = 1``
-  (a masked mean; at least 1), so the value does not depend on the batch composition.
-* segmentation: pixel-wise cross-entropy over the ``C`` classes, averaged over the labelled pixels
-  of the samples with ``has_seg``; pixels equal to ``ignore_index`` (255, PASCAL's "void") are
-  unlabelled and excluded.
-* eq. 4, total: ``w_heatmap * f_S + w_paf * f_L + w_seg * f_seg`` (weights configurable, 1 by
-  default).
+Eqs. 2-3 are summed over the pose stages (intermediate supervision, as in OpenPose). The text
+defines the loss of one image; over a batch posekit averages the per-image sums over the images
+that carry the label (so the learning rate does not depend on the batch size). ``threshold=None``
+gives ``W = 1``.
 
-Mixed labels: a batch may mix pose-only, segmentation-only and fully labelled samples; each term
-only counts the samples carrying its label (``has_pose``/``has_seg`` ``(B,)`` booleans, default all
-True). A term with no labelled entries is exactly 0 (and still part of the graph), never NaN.
+``reduction="normalized"``: masked means instead of sums (OpenPose-style ``f = sum_p W(p) ||.||^2 /
+N``, ``N`` = entries with ``W = 1``), with the PAF mask per limb where the ground-truth vector's
+length exceeds ``threshold``, and the segmentation cross-entropy averaged over labelled pixels.
+Its values do not grow with the map sizes, which makes learning rates transfer between input sizes.
+
+In both forms ``W`` is further multiplied by the per-joint / per-limb annotation weights (0 for an
+unannotated joint or limb); pixels labelled ``ignore_index`` (255, PASCAL's "void") are not
+segmentation targets. Mixed labels: a batch may mix pose-only, segmentation-only and fully labelled
+samples; each term only counts the samples carrying its label (``has_pose`` / ``has_seg`` ``(B,)``
+booleans, default all True). A term with no labelled entries is exactly 0 (and still part of the
+graph), never NaN.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiTaskLoss", "masked_mse", "masked_cross_entropy"]
+__all__ = ["MultiTaskLoss", "masked_mse", "masked_sse", "masked_cross_entropy", "REDUCTIONS"]
+
+#: The two loss forms (see the module docstring).
+REDUCTIONS = ("paper", "normalized")
 
 
 def _zero(like: torch.Tensor) -> torch.Tensor:
@@ -67,9 +73,30 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     return per_stage.sum()
 
 
+def masked_sse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+    """``sum(mask * (pred - target)^2)`` per image (eqs. 2-3), averaged over the ``samples`` images,
+    summed over stages.
+
+    Args:
+        pred: ``(B, T, C, h, w)`` (or ``(B, C, h, w)``); target, mask: ``(B, C, h, w)``.
+        samples: ``(B,)`` booleans, the images carrying the label (the mask is 0 on the others).
+
+    Returns:
+        Scalar tensor; 0 when no image is labelled.
+
+    Raises:
+        ValueError: shapes disagree.
+    """
+    n = samples.to(torch.float32).sum().clamp(min=1)
+    return masked_mse(pred, target, mask) * mask.to(torch.float32).sum().clamp(min=1) / n
+
+
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, has_seg: torch.Tensor | None = None,
-                         ignore_index: int = 255, class_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Pixel-wise cross-entropy averaged over labelled pixels of labelled samples.
+                         ignore_index: int = 255, class_weight: torch.Tensor | None = None,
+                         reduction: str = "normalized") -> torch.Tensor:
+    """Pixel-wise cross-entropy of labelled pixels of labelled samples: their mean
+    (``reduction="normalized"``) or the per-image sum averaged over the labelled images (eq. 1,
+    ``reduction="paper"``).
 
     Args:
         logits: ``(B, C, H, W)``.
@@ -93,16 +120,23 @@ def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, has_seg: to
     valid = labels != ignore_index
     if not bool(valid.any()):
         return _zero(logits)
-    return F.cross_entropy(logits.float(), labels, weight=class_weight, ignore_index=ignore_index)
+    if reduction == "normalized":
+        return F.cross_entropy(logits.float(), labels, weight=class_weight, ignore_index=ignore_index)
+    per_pixel = F.cross_entropy(logits.float(), labels, weight=class_weight, ignore_index=ignore_index,
+                                reduction="none")
+    images = valid.flatten(1).any(dim=1).sum()
+    return per_pixel.sum() / images
 
 
 class MultiTaskLoss(nn.Module):
-    """Weighted sum of heat-map MSE, PAF MSE and segmentation cross-entropy (seed eq. 4).
+    """Sum of the heat-map, PAF and segmentation terms (eq. 4), in one of the two forms of the
+    module docstring.
 
     Args:
-        w_heatmap, w_paf, w_seg: term weights.
+        w_heatmap, w_paf, w_seg: term weights (1: eq. 4 as written).
         threshold: ``W(p)`` threshold on the ground truth (0.02); None = no thresholding.
         ignore_index: unlabelled segmentation pixels (255).
+        reduction: ``"paper"`` (eqs. 1-3: sums over pixels) or ``"normalized"`` (masked means).
 
     Forward:
         outputs: the model's dict, ``heatmaps (B, T, J, h, w)``, ``pafs (B, T, 2L, h, w)``,
@@ -122,16 +156,20 @@ class MultiTaskLoss(nn.Module):
     """
 
     def __init__(self, w_heatmap: float = 1.0, w_paf: float = 1.0, w_seg: float = 1.0,
-                 threshold: float | None = 0.02, ignore_index: int = 255):
+                 threshold: float | None = 0.02, ignore_index: int = 255, reduction: str = "normalized"):
         super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; expected one of {REDUCTIONS}")
         self.w_heatmap, self.w_paf, self.w_seg = w_heatmap, w_paf, w_seg
-        self.threshold, self.ignore_index = threshold, ignore_index
+        self.threshold, self.ignore_index, self.reduction = threshold, ignore_index, reduction
 
     def _pose_mask(self, target: torch.Tensor, per_channel: torch.Tensor | None, has_pose: torch.Tensor | None,
-                   paf: bool) -> torch.Tensor:
+                   paf: bool, heatmaps: torch.Tensor | None = None) -> torch.Tensor:
         b, c = target.shape[:2]
         if self.threshold is None:
             mask = torch.ones_like(target, dtype=torch.float32)
+        elif paf and self.reduction == "paper" and heatmaps is not None:   # eq. 3: W(p) of the heat maps
+            mask = (heatmaps.float() > self.threshold).any(dim=1, keepdim=True).float().expand_as(target)
         elif paf:
             if c % 2:
                 raise ValueError(f"PAF target needs an even channel count, got {c}")
@@ -153,20 +191,29 @@ class MultiTaskLoss(nn.Module):
     def forward(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         has_pose, has_seg = targets.get("has_pose"), targets.get("has_seg")
         ref = next(iter(outputs.values()))
+        if self.reduction == "paper":
+            pose_images = (torch.ones(ref.shape[0], device=ref.device) if has_pose is None
+                           else has_pose.to(ref.device))
+
+            def pose_term(pred, target, mask):
+                return masked_sse(pred, target, mask, pose_images)
+        else:
+            pose_term = masked_mse
         terms = {}
         if "heatmaps" in targets and "heatmaps" in outputs:
             mask = self._pose_mask(targets["heatmaps"], targets.get("heatmap_weight"), has_pose, paf=False)
-            terms["heatmap"] = masked_mse(outputs["heatmaps"], targets["heatmaps"], mask)
+            terms["heatmap"] = pose_term(outputs["heatmaps"], targets["heatmaps"], mask)
         else:
             terms["heatmap"] = _zero(outputs.get("heatmaps", ref))
         if "pafs" in targets and "pafs" in outputs:
-            mask = self._pose_mask(targets["pafs"], targets.get("paf_weight"), has_pose, paf=True)
-            terms["paf"] = masked_mse(outputs["pafs"], targets["pafs"], mask)
+            mask = self._pose_mask(targets["pafs"], targets.get("paf_weight"), has_pose, paf=True,
+                                   heatmaps=targets.get("heatmaps"))
+            terms["paf"] = pose_term(outputs["pafs"], targets["pafs"], mask)
         else:
             terms["paf"] = _zero(outputs.get("pafs", ref))
         if "segmentation" in targets and "segmentation" in outputs:
             terms["seg"] = masked_cross_entropy(outputs["segmentation"], targets["segmentation"], has_seg,
-                                                self.ignore_index)
+                                                self.ignore_index, reduction=self.reduction)
         else:
             terms["seg"] = _zero(outputs.get("segmentation", ref))
         terms["total"] = self.w_heatmap * terms["heatmap"] + self.w_paf * terms["paf"] + self.w_seg * terms["seg"]

@@ -105,10 +105,10 @@ def migrate_v1(ckpt: dict, where: str = "checkpoint") -> tuple[ModelArtifact, di
                   "tasks": list(mt["tasks"]), "num_stages": mt["num_stages"], "num_classes": mt["num_classes"],
                   "trunk_width": mt["trunk_width"], "feature_channels": mt["feature_channels"],
                   "stage_width": mt["stage_width"], "refine_kernel": mt["refine_kernel"],
-                  "seg_upsample": mt["seg_upsample"], **norm}
+                  "seg_upsample": mt["seg_upsample"], "seg_head": "stride8", **norm}
 
-        def rename(k: str) -> str:
-            return k
+        def rename(k: str) -> str:   # format 1 had only the stride-8 head, its deconv at `upsample`
+            return k.replace("segmentation.upsample.weight", "segmentation.upsample.deconv.weight")
     else:
         raise CheckpointError(f"{where}: format-1 checkpoint of unknown model {name!r}")
     state = {rename(k): v for k, v in state.items()}

@@ -15,21 +15,29 @@ One shared trunk feeds two task branches:
   (2 maps per limb of the keypoint set's skeleton, :data:`posekit.keypoints.MPII` by default). Stage 1 sees the (reduced) trunk features
   ``F``; stage t+1 sees ``cat(F, S_t, L_t)``. Every stage's output is returned (intermediate
   supervision).
-* **Segmentation branch** (FCN-style, Long et al. 2015): a 1x1 score conv on the trunk features to
-  ``C`` class logits (7 by default: background + the six PASCAL-Person-Part parts of
-  :data:`posekit.data.synthetic.PART_CLASSES`) at stride 8, then a single upsampling back to the
-  input size, FCN's "one-shot" (FCN-32s-like: no skip connections) scheme. The upsampling is a
-  fixed **bilinear** interpolation by default (``seg_upsample="bilinear"``: ``F.interpolate(...,
-  size=(H, W), mode="bilinear", align_corners=False)``, valid for any input size), or
-  ``seg_upsample="deconv"``: a learnable transposed conv with kernel 16, stride 8, padding 4,
-  initialised to bilinear interpolation as in FCN (needs H, W divisible by 8).
+* **Segmentation branch**, to ``C`` class logits (7 by default: background + the six
+  PASCAL-Person-Part parts of :data:`posekit.data.synthetic.PART_CLASSES`), one of:
+
+  - ``seg_head="fcn32"`` (default; the paper's Sec. 2.2 "FCN32"): FCN-32s as Long et al. (2015)
+    define it, branching off the shared trunk: pool4, VGG16's conv5 block (conv5_1..conv5_3),
+    pool5, fc6 and fc7 as convolutions (7x7 and 1x1, ``fc_channels`` = 4096 in VGG16, ReLU and
+    dropout 0.5 each), a 1x1 score layer at stride 32, and one upsampling to the input size;
+  - ``seg_head="stride8"``: a 1x1 score conv on the trunk's stride-8 conv4_3 features, then one
+    upsampling (a cheaper head of the same one-shot kind).
+
+  The upsampling is a fixed **bilinear** interpolation by default (``seg_upsample="bilinear"``:
+  ``F.interpolate(..., size=(H, W), mode="bilinear", align_corners=False)``), or
+  ``seg_upsample="deconv"``: a learnable transposed conv (kernel 2s, stride s, padding s/2 for the
+  head's stride s) initialised to bilinear interpolation as in FCN.
 
 Output of :meth:`MultiTaskPoseSegNet.forward` for input ``(B, 3, H, W)``, RGB in [0, 1] (H, W
 divisible by 8; normalised inside with ``input_mean`` / ``input_std``, ImageNet's by default):
 ``{"heatmaps": (B, stages, J, H/8, W/8), "pafs": (B, stages, 2 * len(limbs), H/8, W/8),
-"segmentation": (B, C, H, W)}`` (raw logits / regressions, no activation).
+"segmentation": (B, C, H, W)}`` (raw logits / regressions, no activation). H and W must be
+divisible by 8 (``fcn32``: by 32).
 
-Reads top to bottom: the blocks (:class:`VGGTrunk`, :class:`PoseStage`, :class:`SegmentationHead`),
+Reads top to bottom: the blocks (:class:`VGGTrunk`, :class:`PoseStage`, :class:`FCN32Head`,
+:class:`Stride8SegmentationHead`),
 the network :class:`MultiTaskPoseSegNet`, the weight loader and the registered builders.
 """
 
@@ -53,7 +61,10 @@ log = logging.getLogger(__name__)
 VGG16_CONV4_3_PLAN: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
 #: Output stride of the trunk cut after conv4_3 (three max-pools).
 TRUNK_STRIDE = 8
+#: Output stride of the FCN-32s score layer (pool4 and pool5 after the trunk).
+FCN32_STRIDE = 32
 SEG_UPSAMPLE = ("bilinear", "deconv")
+SEG_HEADS = ("fcn32", "stride8")
 #: The two task branches.
 TASKS = ("pose", "seg")
 
@@ -141,17 +152,78 @@ def _bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
     return weight
 
 
-class SegmentationHead(nn.Module):
-    """FCN-style head: 1x1 score conv to ``num_classes`` logits at stride 8, upsampled to the input size.
+class _Upsample(nn.Module):
+    """Score map at ``stride`` -> input size: fixed bilinear interpolation, or a learnable transposed
+    conv (kernel ``2 * stride``, padding ``stride / 2``) initialised to bilinear interpolation (FCN)."""
 
-    Args:
-        in_ch: trunk channels.
-        num_classes: number of classes including background (7 for PASCAL-Person-Part).
-        upsample: ``"bilinear"`` (fixed interpolation to exactly ``out_size``) or ``"deconv"``
-            (learnable ``ConvTranspose2d(C, C, 16, stride=8, padding=4)``, bilinear-initialised;
-            gives exactly 8x the score map size).
+    def __init__(self, num_classes: int, stride: int, mode: str):
+        super().__init__()
+        if mode not in SEG_UPSAMPLE:
+            raise ValueError(f"unknown upsample {mode!r}; expected one of {SEG_UPSAMPLE}")
+        self.stride = stride
+        self.deconv = None
+        if mode == "deconv":
+            self.deconv = nn.ConvTranspose2d(num_classes, num_classes, 2 * stride, stride=stride, padding=stride // 2,
+                                             bias=False)
+            with torch.no_grad():
+                self.deconv.weight.copy_(_bilinear_kernel(num_classes, 2 * stride))
 
-    Shapes: ``(B, in_ch, h, w), out_size=(H, W) -> (B, num_classes, H, W)``.
+    def forward(self, scores: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        if self.deconv is None:
+            return F.interpolate(scores, size=out_size, mode="bilinear", align_corners=False)
+        out = self.deconv(scores)
+        if tuple(out.shape[-2:]) != tuple(out_size):
+            raise ValueError(f"deconv upsampling gives {tuple(out.shape[-2:])}, input is {tuple(out_size)}; "
+                             f"use an input size divisible by {self.stride} or upsample='bilinear'")
+        return out
+
+
+def _score(in_ch: int, num_classes: int) -> nn.Conv2d:
+    conv = nn.Conv2d(in_ch, num_classes, 1)
+    nn.init.zeros_(conv.weight)  # FCN zero-initialises the score layer
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+class FCN32Head(nn.Module):
+    """FCN-32s (Long, Shelhamer & Darrell 2015, Sec. 4.1-4.2) on the shared conv4_3 features.
+
+    pool4, conv5_1..conv5_3 (3x3, ``in_ch`` channels, ReLU), pool5, ``fc6`` (7x7 conv, padding 3,
+    ``fc_channels``) and ``fc7`` (1x1 conv) each with ReLU and dropout 0.5 (VGG16's fully connected
+    layers as convolutions), ``score`` (1x1 to ``num_classes``, zero-initialised), one upsampling to
+    the input size. With ``in_ch = 512`` and ``fc_channels = 4096`` the conv5 / fc6 / fc7 weights are
+    those of torchvision's VGG16 (:func:`load_backbone_weights` loads them, reshaping the
+    classifier's linear layers).
+
+    Shapes: ``(B, in_ch, H/8, W/8), out_size=(H, W) -> (B, num_classes, H, W)``; H, W divisible by 32.
+
+    Raises:
+        ValueError: unknown ``upsample`` or non-positive sizes.
+    """
+
+    def __init__(self, in_ch: int, num_classes: int = 7, fc_channels: int = 4096, upsample: str = "bilinear"):
+        super().__init__()
+        if min(in_ch, num_classes, fc_channels) < 1:
+            raise ValueError("in_ch, num_classes and fc_channels must be >= 1")
+        self.pool4 = nn.MaxPool2d(2, 2)
+        self.conv5 = nn.Sequential(*_conv_relu(in_ch, in_ch, 3), *_conv_relu(in_ch, in_ch, 3),
+                                   *_conv_relu(in_ch, in_ch, 3))
+        self.pool5 = nn.MaxPool2d(2, 2)
+        self.fc6 = nn.Sequential(nn.Conv2d(in_ch, fc_channels, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout2d(0.5))
+        self.fc7 = nn.Sequential(nn.Conv2d(fc_channels, fc_channels, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5))
+        self.score = _score(fc_channels, num_classes)
+        self.upsample = _Upsample(num_classes, FCN32_STRIDE, upsample)
+
+    def forward(self, feats: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        x = self.pool5(self.conv5(self.pool4(feats)))
+        return self.upsample(self.score(self.fc7(self.fc6(x))), out_size)
+
+
+class Stride8SegmentationHead(nn.Module):
+    """A 1x1 score conv to ``num_classes`` logits on the stride-8 trunk features, one upsampling to
+    the input size (the one-shot scheme of FCN-32s without its conv5 / fc layers).
+
+    Shapes: ``(B, in_ch, H/8, W/8), out_size=(H, W) -> (B, num_classes, H, W)``.
 
     Raises:
         ValueError: unknown ``upsample``; with ``"deconv"``, ``8 * (h, w) != out_size`` at forward.
@@ -159,29 +231,11 @@ class SegmentationHead(nn.Module):
 
     def __init__(self, in_ch: int, num_classes: int = 7, upsample: str = "bilinear"):
         super().__init__()
-        if upsample not in SEG_UPSAMPLE:
-            raise ValueError(f"unknown upsample {upsample!r}; expected one of {SEG_UPSAMPLE}")
-        self.upsample_mode = upsample
-        self.score = nn.Conv2d(in_ch, num_classes, 1)
-        nn.init.zeros_(self.score.weight)  # FCN zero-initialises the score layer
-        nn.init.zeros_(self.score.bias)
-        self.upsample = None
-        if upsample == "deconv":
-            k = 2 * TRUNK_STRIDE
-            self.upsample = nn.ConvTranspose2d(num_classes, num_classes, k, stride=TRUNK_STRIDE,
-                                               padding=TRUNK_STRIDE // 2, bias=False)
-            with torch.no_grad():
-                self.upsample.weight.copy_(_bilinear_kernel(num_classes, k))
+        self.score = _score(in_ch, num_classes)
+        self.upsample = _Upsample(num_classes, TRUNK_STRIDE, upsample)
 
     def forward(self, feats: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
-        scores = self.score(feats)
-        if self.upsample is None:
-            return F.interpolate(scores, size=out_size, mode="bilinear", align_corners=False)
-        out = self.upsample(scores)
-        if tuple(out.shape[-2:]) != tuple(out_size):
-            raise ValueError(f"deconv upsampling gives {tuple(out.shape[-2:])}, input is {tuple(out_size)}; "
-                             f"use an input size divisible by {TRUNK_STRIDE} or upsample='bilinear'")
-        return out
+        return self.upsample(self.score(feats), out_size)
 
 
 class MultiTaskPoseSegNet(nn.Module):
@@ -197,7 +251,10 @@ class MultiTaskPoseSegNet(nn.Module):
             conv+ReLU on the trunk (OpenPose's conv4_3_CPM / conv4_4_CPM: 256 -> 128).
         stage_width: channels inside the stage towers (128 in OpenPose).
         stage1_convs / stage1_kernel: 3 x 3x3 in stage 1; refine_convs / refine_kernel: 5 x 7x7 later.
-        seg_upsample: ``"bilinear"`` or ``"deconv"`` (see :class:`SegmentationHead`).
+        seg_head: ``"fcn32"`` (:class:`FCN32Head`, the paper's) or ``"stride8"``
+            (:class:`Stride8SegmentationHead`).
+        fc_channels: fc6 / fc7 width of the FCN-32s head (4096 in VGG16; smaller for CPU runs).
+        seg_upsample: ``"bilinear"`` or ``"deconv"`` (see the heads).
         tasks: the branches to build, ``("pose", "seg")`` (the joint pipeline) or one of them
             alone (the single-task rows of the paper's Table 1: PAF pose branch / FCN32 alone).
         input_mean, input_std: RGB normalisation applied to the [0, 1] input.
@@ -205,16 +262,19 @@ class MultiTaskPoseSegNet(nn.Module):
     The segmentation head reads the trunk output (conv4_3) directly; the pose branch reads ``F``.
 
     Raises:
-        ValueError: ``num_stages`` outside 1..6, non-positive sizes, unknown ``seg_upsample``,
-            ``tasks`` empty or holding anything but ``"pose"`` / ``"seg"``.
+        ValueError: ``num_stages`` outside 1..6, non-positive sizes, unknown ``seg_head`` or
+            ``seg_upsample``, ``tasks`` empty or holding anything but ``"pose"`` / ``"seg"``.
     """
 
     def __init__(self, num_joints: int = 16, limbs: Sequence[Sequence[int]] = MPII.limbs(),
                  num_classes: int = 7, num_stages: int = 6, trunk_width: int = 64, feature_channels: int = 128,
                  stage_width: int = 128, stage1_convs: int = 3, stage1_kernel: int = 3, refine_convs: int = 5,
                  refine_kernel: int = 7, seg_upsample: str = "bilinear", tasks: Sequence[str] = TASKS,
-                 input_mean: Sequence[float] = IMAGENET_MEAN, input_std: Sequence[float] = IMAGENET_STD):
+                 seg_head: str = "fcn32", fc_channels: int = 4096, input_mean: Sequence[float] = IMAGENET_MEAN,
+                 input_std: Sequence[float] = IMAGENET_STD):
         super().__init__()
+        if seg_head not in SEG_HEADS:
+            raise ValueError(f"unknown seg_head {seg_head!r}; expected one of {SEG_HEADS}")
         self.normalize = InputNormalization(input_mean, input_std)
         tasks = tuple(dict.fromkeys(tasks))
         if not tasks or not set(tasks) <= set(TASKS):
@@ -238,16 +298,21 @@ class MultiTaskPoseSegNet(nn.Module):
                           len(self.limbs), stage1_convs if t == 0 else refine_convs,
                           stage1_kernel if t == 0 else refine_kernel)
                 for t in range(num_stages))
+        self.input_multiple = TRUNK_STRIDE
         if "seg" in tasks:
-            self.segmentation = SegmentationHead(c, num_classes, seg_upsample)
+            if seg_head == "fcn32":
+                self.segmentation = FCN32Head(c, num_classes, fc_channels, seg_upsample)
+                self.input_multiple = FCN32_STRIDE
+            else:
+                self.segmentation = Stride8SegmentationHead(c, num_classes, seg_upsample)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, 3, H, W)`` -> dict of ``heatmaps (B, T, J, H/8, W/8)``, ``pafs (B, T, 2L, H/8, W/8)``,
         ``segmentation (B, C, H, W)`` logits (only the keys of the built ``tasks``). Raises
-        ValueError for a non-4-D input or H, W not divisible by 8."""
-        if x.dim() != 4 or x.shape[-1] % TRUNK_STRIDE or x.shape[-2] % TRUNK_STRIDE:
-            raise ValueError(f"input must be (B, 3, H, W) with H, W divisible by {TRUNK_STRIDE}, "
-                             f"got {tuple(x.shape)}")
+        ValueError for a non-4-D input or H, W not divisible by 8 (32 with the FCN-32s head)."""
+        m = self.input_multiple
+        if x.dim() != 4 or x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"input must be (B, 3, H, W) with H, W divisible by {m}, got {tuple(x.shape)}")
         trunk = self.trunk(self.normalize(x))
         out = {}
         if self.stages is not None:
@@ -267,19 +332,22 @@ class MultiTaskPoseSegNet(nn.Module):
 
 
 def load_backbone_weights(model: MultiTaskPoseSegNet, path: str | Path | None) -> list[str]:
-    """Load VGG16 conv1_1 ... conv4_3 weights into ``model.trunk`` from a local file. Downloads nothing.
+    """Load VGG16 weights from a local file (downloads nothing): conv1_1 ... conv4_3 into
+    ``model.trunk``, and, when the network has an FCN-32s head of VGG16's size (512 / 4096 channels)
+    and the file holds them, conv5_1 ... conv5_3 and the classifier's fc6 / fc7 (reshaped to 7x7 and
+    1x1 convolutions, as FCN does) into that head.
 
     Accepted files (read with ``torch.load(path, weights_only=True)``): a full torchvision VGG16
-    state dict (``features.N.weight/bias``, ``classifier.*``; keys of layers after conv4_3 and the
-    classifier are ignored), the same with a ``trunk.`` or ``module.`` prefix, or a dict holding one
-    of these under ``"state_dict"`` / ``"model"``.
+    state dict (``features.N.weight/bias``, ``classifier.*``; other keys are ignored), the same with
+    a ``trunk.`` or ``module.`` prefix, or a dict holding one of these under ``"state_dict"`` / ``"model"``.
 
     Args:
         model: the network; its trunk must have ``trunk_width=64`` for the shapes to match.
         path: the weight file, or None: keep the random (Kaiming) initialisation and log that.
 
     Returns:
-        The trunk keys loaded (``features.0.weight`` ...), all 20 on success; empty for ``path=None``.
+        The file's keys loaded (``features.0.weight`` ...): the trunk's 20, plus the head's 10 when
+        loaded; empty for ``path=None``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -313,23 +381,52 @@ def load_backbone_weights(model: MultiTaskPoseSegNet, path: str | Path | None) -
     if problems:
         raise ValueError(f"{path}: not a VGG16 state dict for this trunk: " + "; ".join(problems[:5]))
     model.trunk.load_state_dict(new_state)
-    ignored = sorted(set(stripped) - set(new_state))
-    log.info("loaded %d VGG16 trunk tensors from %s (ignored %d other keys)", len(new_state), path, len(ignored))
-    return sorted(new_state)
+    loaded = sorted(new_state)
+    if isinstance(model.segmentation, FCN32Head):
+        loaded += _load_fcn32_head(model.segmentation, stripped, path)
+    ignored = len(set(stripped) - set(loaded))
+    log.info("loaded %d VGG16 tensors from %s (ignored %d other keys)", len(loaded), path, ignored)
+    return loaded
+
+
+#: torchvision VGG16 key -> FCN32Head key (the conv5 block and the classifier's fc6 / fc7).
+_FCN32_FROM_VGG16 = {"features.24": "conv5.0", "features.26": "conv5.2", "features.28": "conv5.4",
+                     "classifier.0": "fc6.0", "classifier.3": "fc7.0"}
+
+
+def _load_fcn32_head(head: FCN32Head, state: dict, path: Path) -> list[str]:
+    """conv5 and fc6 / fc7 of a VGG16 state dict into ``head`` when every tensor fits; else none."""
+    own = head.state_dict()
+    new = {}
+    for src, dst in _FCN32_FROM_VGG16.items():
+        for leaf in ("weight", "bias"):
+            if f"{src}.{leaf}" not in state:
+                log.info("%s has no %s.%s: the FCN-32s head keeps its random initialisation", path, src, leaf)
+                return []
+            tensor = state[f"{src}.{leaf}"]
+            want = own[f"{dst}.{leaf}"].shape
+            if tensor.numel() != want.numel():
+                log.info("the FCN-32s head (%s %s) does not fit VGG16's %s %s: it keeps its random initialisation",
+                         dst, tuple(want), src, tuple(tensor.shape))
+                return []
+            new[f"{dst}.{leaf}"] = tensor.reshape(want)
+    head.load_state_dict({**own, **new})
+    return sorted(f"{src}.{leaf}" for src in _FCN32_FROM_VGG16 for leaf in ("weight", "bias"))
 
 
 @register_model
 def multitask(num_joints: int = 16, limbs: Sequence[Sequence[int]] = MPII.limbs(), tasks: Sequence[str] = TASKS,
               num_stages: int = 6, num_classes: int = 7, trunk_width: int = 64, feature_channels: int = 128,
               stage_width: int = 128, refine_kernel: int = 7, seg_upsample: str = "bilinear",
-              input_mean: Sequence[float] = IMAGENET_MEAN, input_std: Sequence[float] = IMAGENET_STD
-              ) -> MultiTaskPoseSegNet:
+              seg_head: str = "fcn32", fc_channels: int = 4096, input_mean: Sequence[float] = IMAGENET_MEAN,
+              input_std: Sequence[float] = IMAGENET_STD) -> MultiTaskPoseSegNet:
     """The multi-task family: a :class:`MultiTaskPoseSegNet` with random initialisation (load a
     local VGG16 trunk with :func:`load_backbone_weights`). Arguments: see the class."""
     return MultiTaskPoseSegNet(num_joints=num_joints, limbs=limbs, num_classes=num_classes, num_stages=num_stages,
                                trunk_width=trunk_width, feature_channels=feature_channels, stage_width=stage_width,
                                refine_kernel=refine_kernel, seg_upsample=seg_upsample, tasks=tasks,
-                               input_mean=input_mean, input_std=input_std)
+                               seg_head=seg_head, fc_channels=fc_channels, input_mean=input_mean,
+                               input_std=input_std)
 
 
 @register_model

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from posekit.data.dataset import load_image
-from posekit.viz.draw import draw_result
+from posekit.viz.draw import draw_result, paf_overlay, segmentation_overlay
 
-__all__ = ["IMAGE_SUFFIXES", "expand_inputs", "predict_files", "segmentation_overlay"]
+__all__ = ["IMAGE_SUFFIXES", "expand_inputs", "predict_files", "prediction_overlay"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -57,25 +57,25 @@ def _unique_stem(path: Path, used: set[str]) -> str:
     return name
 
 
-#: RGB colours of the 7 part classes (background, head, torso, upper arms, lower arms, upper legs, lower legs).
-PART_COLORS = np.array([[0, 0, 0], [255, 215, 0], [80, 200, 120], [0, 160, 255], [150, 80, 255], [255, 120, 0],
-                        [255, 60, 160]], np.uint8)
-
-
-def segmentation_overlay(image: np.ndarray, labels: np.ndarray, affine: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Part labels predicted in crop pixels, warped back onto the original image and blended.
+def prediction_overlay(image: np.ndarray, pred, correct: np.ndarray | None = None, gt_points: np.ndarray | None = None,
+                       gt_missing: np.ndarray | None = None, display_size: int | None = None) -> np.ndarray:
+    """The picture of one prediction on its image: the part segmentation and the part affinity
+    fields of a multi-task model (the paper's Figs. 2-4) when it predicts them, then the skeleton
+    (with ground-truth colouring when ``correct`` is given, :func:`posekit.viz.draw.draw_result`).
 
     Args:
-        image: ``(H, W, 3)`` uint8 RGB; labels: ``(S, S)`` class ids in crop px; affine: original -> crop.
+        image: ``(H, W, 3)`` uint8 RGB; pred: a :class:`posekit.decoding.predictor.PosePrediction`.
+
+    Returns:
+        ``(H', W', 3)`` uint8 RGB.
     """
-    h, w = image.shape[:2]
-    back = cv2.warpAffine(labels, affine, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    colours = PART_COLORS[np.clip(back, 0, len(PART_COLORS) - 1)]
-    out = image.copy()
-    fg = back > 0
-    out[fg] = (alpha * colours[fg] + (1 - alpha) * image[fg]).astype(np.uint8)
-    return out
+    shown = image
+    if "segmentation" in pred.extra:
+        shown = segmentation_overlay(shown, pred.extra["segmentation"], pred.affine)
+    if "pafs" in pred.extra:
+        shown = paf_overlay(shown, pred.extra["pafs"], pred.affine, pred.crop.shape[0])
+    return draw_result(shown, pred.keypoints, pred.keypoint_set, correct=correct, gt_points=gt_points,
+                       gt_missing=gt_missing, display_size=display_size)
 
 
 def predict_files(predictor, images: list[str | Path], out: str | Path, center=None, scale=None, bbox=None,
@@ -109,10 +109,7 @@ def predict_files(predictor, images: list[str | Path], out: str | Path, center=N
         record = {"image": str(path), "width": image.shape[1], "height": image.shape[0], **pred.to_dict()}
         json_path, png_path = out / f"{stem}.json", out / f"{stem}_pose.png"
         json_path.write_text(json.dumps(record, indent=2))
-        shown = image
-        if "segmentation" in pred.extra:
-            shown = segmentation_overlay(image, pred.extra["segmentation"], pred.affine)
-        overlay = draw_result(shown, pred.keypoints, pred.keypoint_set, display_size=None)
+        overlay = prediction_overlay(image, pred)
         cv2.imwrite(str(png_path), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
         results.append({"image": str(path), "json": str(json_path), "overlay": str(png_path), "prediction": record})
     return results

@@ -99,7 +99,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
 
 def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshold: float = 0.5) -> list[Path]:
     """Overlays of ``best.pt`` on the first ``count`` val images, with ground-truth colouring
-    (:func:`posekit.viz.draw.draw_result`) when the val annotations carry head sizes.
+    (:func:`posekit.pipelines.predict.prediction_overlay`) when the val annotations carry head sizes.
 
     Returns the written PNGs (empty when the checkpoint or the val annotations are not on disk).
     """
@@ -108,8 +108,7 @@ def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshol
     from posekit.data.annotations import load_annotations
     from posekit.data.dataset import load_image
     from posekit.decoding.predictor import PosePredictor
-    from posekit.pipelines.predict import segmentation_overlay
-    from posekit.viz.draw import draw_result
+    from posekit.pipelines.predict import prediction_overlay
 
     data = run.config.get("data", {})
     if data.get("dataset") == "synthetic" and data.get("root"):
@@ -122,9 +121,9 @@ def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshol
         return []
     predictor = PosePredictor.from_checkpoint(ckpt, device="cpu")
     ann = load_annotations(ann_path)
-    if ann.num_joints != len(get_keypoint_set(data.get("keypoints", "mpii"))):
-        return []
     data_set = get_keypoint_set(data.get("keypoints", "mpii"))
+    if ann.num_joints != len(data_set):
+        return []
     ids = [data_set.index(n) for n in predictor.keypoints.names]
     written = []
     for i in range(min(count, len(ann))):
@@ -135,10 +134,7 @@ def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshol
         if ann.head_sizes is not None and np.isfinite(pred.keypoints).all():
             dist = np.linalg.norm(pred.keypoints - gt, axis=1) / float(ann.head_sizes[i])
             correct = np.where(np.isfinite(dist), dist <= threshold, False)
-        shown = segmentation_overlay(image, pred.extra["segmentation"], pred.affine) if "segmentation" in pred.extra \
-            else image
-        overlay = draw_result(shown, pred.keypoints, pred.keypoint_set, correct=correct, gt_points=gt,
-                              gt_missing=missing, display_size=None)
+        overlay = prediction_overlay(image, pred, correct=correct, gt_points=gt, gt_missing=missing)
         if max(overlay.shape[:2]) < 192:  # tiny synthetic images: enlarge for viewing
             f = 192 / max(overlay.shape[:2])
             overlay = cv2.resize(overlay, None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)

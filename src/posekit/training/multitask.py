@@ -38,7 +38,7 @@ from posekit.evaluation.segmentation import (
     segmentation_scores,
 )
 from posekit.losses.multitask import MultiTaskLoss
-from posekit.models.multitask import TRUNK_STRIDE, load_backbone_weights
+from posekit.models.multitask import FCN32_STRIDE, TRUNK_STRIDE, load_backbone_weights
 from posekit.training.trainer import Trainer, pckh_metrics
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ class MultiTaskTrainer(Trainer):
     """Trains ``model.name: multitask`` configs (see the module docstring).
 
     Raises:
-        ValueError: ``data.heatmap_size != data.input_size / 8``, unknown ``model.tasks``, or joints
-            without a skeleton limb (PAFs need limbs).
+        ValueError: ``data.heatmap_size != data.input_size / 8``, an FCN-32s head with an input size
+            not divisible by 32, unknown ``model.tasks``, or joints without a skeleton limb.
     """
 
     def __init__(self, cfg: Config, progress: bool = True, on_step=None):
@@ -133,6 +133,9 @@ class MultiTaskTrainer(Trainer):
         if d.input_size % TRUNK_STRIDE or d.heatmap_size * TRUNK_STRIDE != d.input_size:
             raise ValueError(f"multitask: data.heatmap_size must be data.input_size / {TRUNK_STRIDE} "
                              f"(the VGG trunk's stride), got {d.heatmap_size} for input {d.input_size}")
+        if "seg" in cfg.model.tasks and cfg.model.seg_head == "fcn32" and d.input_size % FCN32_STRIDE:
+            raise ValueError(f"multitask: the FCN-32s head needs data.input_size divisible by {FCN32_STRIDE}, "
+                             f"got {d.input_size}")
         super().__init__(cfg, progress=progress, on_step=on_step)
 
     # ---------------------------------------------------------------- Trainer hooks
@@ -171,7 +174,7 @@ class MultiTaskTrainer(Trainer):
 
     def build_criterion(self) -> nn.Module:
         m = self.cfg.model
-        return MultiTaskLoss(m.w_heatmap, m.w_paf, m.w_seg, threshold=m.loss_threshold)
+        return MultiTaskLoss(m.w_heatmap, m.w_paf, m.w_seg, threshold=m.loss_threshold, reduction=m.loss)
 
     def batch_loss(self, batch: dict) -> torch.Tensor:
         images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)

@@ -1,4 +1,5 @@
-"""Drawing keypoints, skeletons and prediction results on images (OpenCV), for every keypoint set.
+"""Drawing keypoints, skeletons, part segmentations and part affinity fields on images (OpenCV), for
+every keypoint set.
 
 Colours (RGB): the predicted skeleton is drawn right side orange, left side blue, centre line
 purple, so none of them is confused with the evaluation colours of Rockwell, Cortez & Huang
@@ -102,4 +103,62 @@ def draw_result(image: np.ndarray, points: np.ndarray, keypoints: KeypointSet, v
     scale = display_size / max(out.shape[:2]) if display_size else 1.0
     if scale < 1:
         out = cv2.resize(out, (round(out.shape[1] * scale), round(out.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    return out
+
+
+#: RGB colours of the 7 part classes (background, head, torso, upper arms, lower arms, upper legs, lower legs).
+PART_COLORS = np.array([[0, 0, 0], [255, 215, 0], [80, 200, 120], [0, 160, 255], [150, 80, 255], [255, 120, 0],
+                        [255, 60, 160]], np.uint8)
+
+
+def segmentation_overlay(image: np.ndarray, labels: np.ndarray, affine: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Part labels predicted in crop pixels, warped back onto the original image and blended
+    (background left as it is).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB; labels: ``(S, S)`` class ids in crop px; affine: ``(2, 3)``
+            original -> crop.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB.
+    """
+    h, w = image.shape[:2]
+    back = cv2.warpAffine(labels.astype(np.uint8), np.asarray(affine, np.float64), (w, h),
+                          flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    colours = PART_COLORS[np.clip(back, 0, len(PART_COLORS) - 1)]
+    out = image.copy()
+    fg = back > 0
+    out[fg] = (alpha * colours[fg] + (1 - alpha) * image[fg]).astype(np.uint8)
+    return out
+
+
+def paf_overlay(image: np.ndarray, pafs: np.ndarray, affine: np.ndarray, crop_size: int, alpha: float = 0.7) -> np.ndarray:
+    """Part affinity fields on the original image: at each pixel the strongest limb's vector, its
+    direction as hue and its length (clipped at 1) as brightness, blended where the length is > 0.1.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        pafs: ``(2L, h, w)`` x / y components per limb on the heat-map grid of the crop.
+        affine: ``(2, 3)`` original -> crop; crop_size: the crop side ``S`` (px).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB.
+    """
+    v = np.asarray(pafs, np.float32).reshape(-1, 2, *pafs.shape[-2:])
+    length = np.hypot(v[:, 0], v[:, 1])
+    best = length.argmax(0)
+    vx = np.take_along_axis(v[:, 0], best[None], 0)[0]
+    vy = np.take_along_axis(v[:, 1], best[None], 0)[0]
+    mag = np.clip(np.hypot(vx, vy), 0, 1)
+    hsv = np.stack([(np.degrees(np.arctan2(vy, vx)) % 360) / 2, np.full_like(mag, 255), mag * 255], -1).astype(np.uint8)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    rgb = cv2.resize(rgb, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
+    weight = cv2.resize(mag, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
+    h, w = image.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    rgb = cv2.warpAffine(rgb, np.asarray(affine, np.float64), (w, h), flags=flags, borderValue=0)
+    weight = cv2.warpAffine(weight, np.asarray(affine, np.float64), (w, h), flags=flags, borderValue=0)
+    on = weight > 0.1
+    out = image.copy()
+    out[on] = (alpha * rgb[on] + (1 - alpha) * image[on]).astype(np.uint8)
     return out
