@@ -20,10 +20,13 @@ def test_predict_on_real_mpii_and_coco_images(tmp_path, tiny_run, shared, capsys
                "--scale", str(mpii["scale"]), "--out", str(tmp_path)])
     assert rc == 0
     rec = json.loads((tmp_path / f"{img.stem}.json").read_text())
-    assert len(rec["keypoints"]) == 16 and rec["width"] == 1280
+    (person,) = rec["people"]
+    assert len(person["keypoints"]) == 16 and rec["width"] == 1280 and person["box_source"] == "given"
     # every prediction lies inside the crop box (scale * 200 * 1.25 around the center)
     half = mpii["scale"] * 200 * 1.25 / 2
-    for j in rec["keypoints"].values():
+    assert person["box"] == pytest.approx([mpii["center"][0] - half, mpii["center"][1] - half,
+                                           mpii["center"][0] + half, mpii["center"][1] + half], abs=0.01)
+    for j in person["keypoints"].values():
         assert abs(j["x"] - mpii["center"][0]) <= half + 1 and abs(j["y"] - mpii["center"][1]) <= half + 1
         assert np.isfinite(j["confidence"])  # raw heat-map peak (may be < 0 for an untrained model)
     overlay = cv2.imread(str(tmp_path / f"{img.stem}_pose.png"))

@@ -79,7 +79,7 @@ def test_predict_evaluate_export_report(runs, family, synthetic_root, shared, tm
                  "--backend", "torch", "--bbox", "700", "100", "1250", "720"]) == 0
     record = json.loads((tmp_path / "pred" / "005808361.json").read_text())
     names = posekit.load_model(ckpt).artifact.keypoints.names
-    assert list(record["keypoints"]) == list(names)
+    assert list(record["people"][0]["keypoints"]) == list(names)
     assert (tmp_path / "pred" / "000000_pose.png").is_file()
     capsys.readouterr()
 

@@ -58,9 +58,9 @@ def test_custom_five_keypoint_set_trains_and_predicts(tmp_path, shared):
     model = posekit.load_model(tmp_path / "run" / "best.pt")
     assert model.artifact.keypoints.name == "five" and len(model.artifact.keypoints) == 5
     assert main(["predict", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--backend", "torch", "--flip",
-                 str(shared / "coco" / "000000000785.jpg"), "--out", str(tmp_path / "pred")]) == 0
-    rec = json.loads((tmp_path / "pred" / "000000000785.json").read_text())
-    assert list(rec["keypoints"]) == list(model.artifact.keypoints.names) and rec["flip_test"] is True
+                 "--detector", "none", str(shared / "coco" / "000000000785.jpg"), "--out", str(tmp_path / "pred")]) == 0
+    (person,) = json.loads((tmp_path / "pred" / "000000000785.json").read_text())["people"]
+    assert list(person["keypoints"]) == list(model.artifact.keypoints.names) and person["flip_test"] is True
 
 
 def test_coco17_on_synthetic_people_masks_the_face(tmp_path, capsys):

@@ -24,7 +24,7 @@ from posekit.data.sources import prepare_data
 from posekit.decoding.predictor import PosePredictor
 from posekit.evaluation.pckh import format_table
 from posekit.pipelines.evaluate import evaluate_checkpoint
-from posekit.pipelines.predict import predict_files
+from posekit.pipelines.predict import PoseInferencer, predict_to_folder
 from posekit.training.run import train
 from posekit.viz.plots import plot_training_curves
 
@@ -65,19 +65,20 @@ def run_quickstart(config: str = "quickstart", out: str | Path = "runs/quickstar
 
     folder = find_sample_data(samples)
     photos = sample_photos(folder)
-    used: set[str] = set()
+    inferencer = PoseInferencer(predictor, detector="none")
     if photos:
         log(f"[4/4] predicting on {len(photos)} sample photos from {folder}")
-        for s in photos:
-            predict_files(predictor, [s.path], out / "predict", used_names=used, **s.box)
+        paths = [s.path for s in photos]
+        boxes = {Path(s.path).name: [_box(s.box, predictor.scale_factor)] for s in photos}
     else:
         ann = load_annotations(data.val_annotations)
         picks = range(min(4, len(ann)))
         log(f"[4/4] no sample photo folder found (--samples or ${SAMPLE_DATA_ENV}); predicting on "
             f"{len(picks)} synthetic val images")
-        for i in picks:
-            predict_files(predictor, [Path(data.val_image_dir) / ann.image_names[i]], out / "predict",
-                          center=ann.centers[i], scale=ann.scales[i], used_names=used)
+        paths = [str(Path(data.val_image_dir) / ann.image_names[i]) for i in picks]
+        boxes = {ann.image_names[i]: [_box({"center": ann.centers[i], "scale": ann.scales[i]}, predictor.scale_factor)]
+                 for i in picks}
+    predict_to_folder(inferencer, paths, out / "predict", boxes=boxes, progress=False)
 
     report = {"pckh@0.5_mean": result.mean(0.5), "pckh@0.1_mean": result.mean(0.1),
               "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs_run"],
@@ -86,3 +87,13 @@ def run_quickstart(config: str = "quickstart", out: str | Path = "runs/quickstar
               "sample_photos": str(folder) if photos else None}
     (out / "quickstart.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _box(box: dict, scale_factor: float) -> tuple[float, float, float, float]:
+    """``bbox`` as given, or the square crop box of ``center`` + ``scale`` (side ``scale * 200 *
+    scale_factor`` px), in original image pixels."""
+    if "bbox" in box:
+        return tuple(float(v) for v in box["bbox"])
+    cx, cy = (float(v) for v in box["center"])
+    half = float(box["scale"]) * 200.0 * scale_factor / 2
+    return cx - half, cy - half, cx + half, cy + half
