@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from posekit.checkpoint import write_text_atomic
 from posekit.data.dataset import load_image
 from posekit.viz.draw import draw_result
 
@@ -108,7 +109,7 @@ def predict_files(predictor, images: list[str | Path], out: str | Path, center=N
         stem = _unique_stem(Path(path), used)
         record = {"image": str(path), "width": image.shape[1], "height": image.shape[0], **pred.to_dict()}
         json_path, png_path = out / f"{stem}.json", out / f"{stem}_pose.png"
-        json_path.write_text(json.dumps(record, indent=2))
+        write_text_atomic(json_path, json.dumps(record, indent=2))
         shown = image
         if "segmentation" in pred.extra:
             shown = segmentation_overlay(image, pred.extra["segmentation"], pred.affine)
