@@ -14,7 +14,15 @@ import torch
 from conftest import SHARED
 from posekit.config import AugmentConfig, DataConfig
 from posekit.data.annotations import AnnotationError, load_annotations
-from posekit.data.dataset import DataError, PoseDataset, image_to_tensor, load_image, tensor_to_image
+from posekit.data.dataset import (
+    DataError,
+    PoseDataset,
+    collate_samples,
+    image_to_tensor,
+    load_image,
+    loaded_batches,
+    tensor_to_image,
+)
 from posekit.data.transforms import (
     affine_points,
     crop_image,
@@ -244,16 +252,30 @@ def test_corrupt_and_missing_images(tmp_path):
         ds[3]
     assert ds[0]["index"] == 0
 
-    skip = PoseDataset(ann, image_dir, small_cfg(on_error="skip"), train=False)
+    # training: a bad sample is replaced by the next loadable one
+    skip = PoseDataset(ann, image_dir, small_cfg(on_error="skip"), train=False, bad_samples="replace")
     s = skip[1]
     assert s["index"] == 2 and skip.skipped == 1
     np.testing.assert_array_equal(s["joints"].numpy(), ann.joints[2].astype(np.float32))
     assert skip[3]["index"] == 4 and skip.skipped == 2
     assert skip[0]["index"] == 0 and skip.skipped == 2
-    # counted across DataLoader workers too
+    # counted across DataLoader workers too; distinct bad samples by reason
     loader = torch.utils.data.DataLoader(skip, batch_size=1, num_workers=2)
     assert [int(b["index"]) for b in loader] == [0, 2, 2, 4, 4]
     assert skip.skipped == 4
+    assert skip.skipped_by_reason == {"missing_image": 1, "corrupt_image": 1}
+
+    # evaluation: a bad sample is dropped from its batch, never replaced by another person
+    drop = PoseDataset(ann, image_dir, small_cfg(on_error="skip"), train=False)
+    assert drop.bad_samples == "drop" and drop[1] == {"index": 1, "skipped_reason": "corrupt_image"}
+    loader = torch.utils.data.DataLoader(drop, batch_size=2, num_workers=2, collate_fn=collate_samples)
+    dropped: list = []
+    batches = list(loaded_batches(loader, dropped))
+    assert [b["index"].tolist() for b in batches] == [[0], [2], [4]]
+    assert dropped == [(1, "corrupt_image"), (3, "missing_image")]
+    assert drop.skipped_by_reason == {"missing_image": 1, "corrupt_image": 1}
+    drop.reset_skipped()
+    assert drop.skipped_by_reason == {}
 
 
 def test_wrong_joint_count_and_bad_config(tmp_path):

@@ -75,8 +75,10 @@ def test_predict_evaluate_export_report(runs, family, synthetic_root, shared, tm
     ckpt = str(runs[family] / "best.pt")
     photo = shared / "mpii" / "images" / "005808361.jpg"
     synth = synthetic_root / "val" / "images" / "000000.jpg"
-    assert main(["predict", "--checkpoint", ckpt, str(photo), str(synth), "--out", str(tmp_path / "pred"),
+    assert main(["predict", "--checkpoint", ckpt, str(photo), "--out", str(tmp_path / "pred"),
                  "--backend", "torch", "--bbox", "700", "100", "1250", "720"]) == 0
+    assert main(["predict", "--checkpoint", ckpt, str(synth), "--out", str(tmp_path / "pred"), "--backend", "torch",
+                 "--detector", "none"]) == 0
     record = json.loads((tmp_path / "pred" / "005808361.json").read_text())
     names = posekit.load_model(ckpt).artifact.keypoints.names
     assert list(record["people"][0]["keypoints"]) == list(names)

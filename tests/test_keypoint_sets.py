@@ -87,5 +87,5 @@ def test_keypoint_set_mismatch_is_a_clear_error(tmp_path, synthetic_root):
     cfg.data.dataset = "files"
     cfg.data.annotations = str(synthetic_root / "train" / "annotations.json")     # MPII: 16 joints per sample
     cfg.data.image_dir = str(synthetic_root / "train" / "images")
-    with pytest.raises(AnnotationError, match="has 16 joints per sample, expected 17"):
+    with pytest.raises(AnnotationError, match="field 'joints' has 16 joints, expected 17"):
         train(cfg, progress=False)

@@ -115,6 +115,8 @@ def test_missing_part_file_names_file_and_sample(synthetic_root, tmp_path):
         ds[2]
     skipping = MultiTaskDataset(d.val_annotations, d.val_image_dir, dataclasses.replace(d, on_error="skip"),
                                 train=False, parts_dir=tmp_path)
+    assert skipping[0] == {"index": 0, "skipped_reason": "bad_labels"}   # evaluation: dropped, not replaced
+    skipping.bad_samples = "replace"
     with pytest.raises(DataError, match="no loadable sample"):
         skipping[0]
 

@@ -90,10 +90,14 @@ def test_load_ground_truth_errors_name_file_and_key(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.mat"):
         load_mpii_ground_truth(tmp_path / "absent.mat")
     ok = tmp_path / "ok.mat"
-    savemat(ok, good)
+    savemat(ok, {**good, "headboxes_src": np.stack([np.zeros((2, n)), np.full((2, n), [[3.0], [4.0]])])})
     g = load_ground_truth(ok)
     assert g.num_samples == n
-    np.testing.assert_allclose(g.head_sizes, 0.0)  # degenerate boxes (1,1)-(1,1)
+    np.testing.assert_allclose(g.head_sizes, 3.0)  # boxes (0, 0)-(3, 4): 0.6 x 5
+    degenerate = tmp_path / "degenerate.mat"
+    savemat(degenerate, good)                       # boxes (1, 1)-(1, 1) on annotated samples
+    with pytest.raises(ValueError, match=r"degenerate\.mat: sample 0: field 'headboxes_src' gives the head size 0.0"):
+        load_ground_truth(degenerate)
 
 
 def test_head_sizes_from_headboxes_hand_value():

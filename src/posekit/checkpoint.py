@@ -14,8 +14,11 @@ migrated when read (:mod:`posekit.models.legacy`).
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import time
+import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import torch
 from posekit.keypoints import KeypointSet
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "make_artifact", "save_model", "save_checkpoint",
-           "load_checkpoint", "remove_stale_temporaries"]
+           "load_checkpoint", "remove_stale_temporaries", "write_text_atomic", "resolve_device"]
 
 #: Version of the checkpoint layout written by this posekit (1: before the model artifact).
 FORMAT_VERSION = 2
@@ -159,19 +162,14 @@ def remove_stale_temporaries(folder: str | Path, name: str | None = None, older_
     return removed
 
 
-def save_checkpoint(state: dict, path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
-
-    A crash mid-write leaves the previous checkpoint intact (and a ``NAME.*.tmp`` file that
-    :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
-    containers/numbers/strings so that it loads with ``weights_only=True``.
-    """
+def _atomic_write(path: str | Path, write) -> None:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, fsync it and rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -180,11 +178,79 @@ def save_checkpoint(state: dict, path: str | Path) -> None:
         raise
 
 
+def save_checkpoint(state: dict, path: str | Path) -> None:
+    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    A crash mid-write leaves the previous checkpoint intact (and a ``NAME.*.tmp`` file that
+    :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
+    containers/numbers/strings so that it loads with ``weights_only=True``.
+    """
+    _atomic_write(path, lambda f: torch.save(state, f))
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a text file (UTF-8) atomically, like :func:`save_checkpoint`: readers see the old
+    content or the new one, never a partial file."""
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The torch device a ``--device`` / ``train.device`` value names: ``"auto"`` is CUDA when
+    available, else the CPU.
+
+    Raises:
+        ValueError: an unknown device name, or a CUDA device on a machine without CUDA (or without
+            that GPU index).
+    """
+    if str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {str(name)!r}; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(name)!r} was asked for, but CUDA is not available on this machine "
+                             "(use --device cpu or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(name)!r} was asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
 def _device_error(map_location: Any) -> str | None:
-    device = torch.device(map_location) if isinstance(map_location, (str, torch.device)) else None
-    if device is not None and device.type == "cuda" and not torch.cuda.is_available():
-        return f"device {map_location!r} was asked for, but CUDA is not available on this machine (use --device cpu)"
+    if not isinstance(map_location, (str, torch.device)):
+        return None
+    try:
+        resolve_device(map_location)
+    except ValueError as e:
+        return str(e)
     return None
+
+
+#: Readers' explanation of a checkpoint that holds more than tensors and plain data.
+_OBJECTS = ("it holds Python objects besides tensors and plain data, which posekit never loads (it is not a "
+            "posekit checkpoint, or it was tampered with)")
+
+
+def _unreadable_reason(path: Path, error: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words that do not advise unsafe loading."""
+    text = str(error)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK\x03\x04"):          # torch's zip format
+        if not zipfile.is_zipfile(path):
+            return "the file is truncated or damaged (its zip archive is incomplete: an interrupted copy or download?)"
+    elif not head.startswith(b"\x80"):           # neither the zip format nor a pickle
+        return "not a PyTorch checkpoint (unknown file format)"
+    if isinstance(error, pickle.UnpicklingError) and ("weights_only" in text or "Unsupported global" in text):
+        return _OBJECTS
+    if isinstance(error, EOFError) or "EOF" in text:
+        return "the file is truncated"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if not first or "weights_only" in first:
+        return f"the file is damaged ({type(error).__name__})"
+    return f"{type(error).__name__}: {first}"
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -208,13 +274,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():   # torch's notes about pickle protocols of foreign files
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated, foreign, or holding objects that weights-only loading refuses
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            reason = ("it holds Python objects besides tensors and plain data, which posekit never loads "
-                      "(it is not a posekit checkpoint, or it was tampered with)")
-        raise CheckpointError(f"{path}: not a readable posekit checkpoint: {reason}") from None
+        raise CheckpointError(f"{path}: not a readable posekit checkpoint: {_unreadable_reason(path, e)}") from None
     if not isinstance(state, dict) or "model" not in state or not isinstance(state["model"], dict):
         raise CheckpointError(f"{path}: not a posekit checkpoint (no 'model' state dict)")
     if "artifact" not in state and "config" not in state:

@@ -28,7 +28,7 @@ import yaml
 __all__ = [
     "AugmentConfig", "DataConfig", "HourglassConfig", "PBNConfig", "PBNBaselineConfig", "MultiTaskConfig",
     "MODEL_CONFIGS", "TrainConfig", "EvalConfig", "TransferConfig", "Config", "ConfigError",
-    "config_from_dict", "apply_overrides", "load_config", "config_to_dict", "save_config", "find_config",
+    "config_from_dict", "apply_overrides", "load_config", "config_to_dict", "config_yaml", "save_config", "find_config",
     "list_configs", "config_diff",
 ]
 
@@ -81,7 +81,8 @@ class DataConfig:
     sigma: float = 1.0                      # Gaussian std, heat-map pixels
     crop: str = choice("center_scale", ("center_scale", "seed002"))
     scale_factor: float = 1.25              # enlargement of the scale*200 px person box
-    on_error: str = choice("raise", ("raise", "skip"))   # bad samples stop or are skipped and counted
+    on_error: str = choice("raise", ("raise", "skip"))   # bad images / boxes stop, or are skipped and counted
+    #                                                       (errors in the annotation file itself always stop)
     num_workers: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # synthetic generation (dataset == "synthetic")
@@ -467,9 +468,14 @@ def config_to_dict(cfg: Config) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def config_yaml(cfg: Config) -> str:
+    """The config as YAML text (what :func:`save_config` writes and :func:`load_config` reads)."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the config as YAML."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    Path(path).write_text(config_yaml(cfg))
 
 
 def config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:

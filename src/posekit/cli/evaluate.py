@@ -33,7 +33,11 @@ Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdou
      "num_samples": N, "thresholds": [...], "predictions": PRED, "ground_truth": GT}
 
 All PCKh values are percentages (0-100); a value that cannot be computed (no evaluated joint) is
-``null``. Exit status 0 on success, 2 on a user error (message on stderr, no traceback).
+``null``. A NaN or infinite prediction of an evaluated joint is scored as wrong (the MPII rule); a
+warning on stderr gives their number and the first one, and ``--json`` reports it as
+``"nonfinite_predictions"``. Ground truth with a NaN coordinate on a joint that is not marked
+missing, or a zero / NaN head size, is an error naming the file, sample and field. Exit status 0
+on success, 2 on a user error (message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -111,10 +115,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not (args.threshold >= 0 and np.isfinite(args.threshold)):
             raise ValueError(f"--threshold must be a finite number >= 0, got {args.threshold}")
+        nonfinite = None
         if args.checkpoint:
             result = _evaluate_checkpoint(args)
         else:
-            result = _evaluate_file(args)
+            result, nonfinite = _evaluate_file(args)
     except (FileNotFoundError, KeyError, ValueError, OSError, RuntimeError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -129,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         if args.normalize_h5:
             out["head_sizes_from"] = str(args.normalize_h5)
         out["visibility"] = args.visibility
+        if nonfinite is not None:
+            out["nonfinite_predictions"] = nonfinite
         print(json.dumps(out, indent=2))
     else:
         print(f"predictions:  {source}\nground truth: {ground_truth}"
@@ -157,7 +164,8 @@ def _evaluate_checkpoint(args: argparse.Namespace):
 
 
 def _evaluate_file(args: argparse.Namespace):
-    """Score a prediction file against the ground truth."""
+    """Score a prediction file against the ground truth; returns ``(result, number of NaN / inf
+    predictions among the evaluated joints)`` and warns on stderr when there are any."""
     if not args.ground_truth:
         raise ValueError("--predictions needs --ground-truth")
     if args.scales:
@@ -176,8 +184,17 @@ def _evaluate_file(args: argparse.Namespace):
     if preds.shape[0] != gt.num_samples:
         raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
                          f"{args.ground_truth} has {gt.num_samples}")
-    return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold),
-                mask=visibility_mask(gt.visible, args.visibility), keypoints=gt.keypoints)
+    mask = visibility_mask(gt.visible, args.visibility)
+    evaluated = ~gt.missing if mask is None else ~gt.missing & mask
+    nonfinite = evaluated & ~np.isfinite(preds).all(-1)
+    if nonfinite.any():
+        i, j = (int(v) for v in np.argwhere(nonfinite)[0])
+        print(f"{PROG}: warning: {args.predictions}: {int(nonfinite.sum())} of {int(evaluated.sum())} evaluated joints "
+              f"have a NaN or infinite prediction (first: sample {i}, {gt.keypoints.names[j]}); they are scored as "
+              "wrong", file=sys.stderr)
+    result = pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold), mask=mask,
+                  keypoints=gt.keypoints)
+    return result, int(nonfinite.sum())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,12 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from posekit.checkpoint import resolve_device
     from posekit.data.samples import find_sample_data
     from posekit.gui.app import create_app
 
     for c in args.checkpoint:
         if not Path(c).is_file():
             raise FileNotFoundError(f"checkpoint not found: {c}")
+    resolve_device(args.device)   # a CUDA device without CUDA fails here, not at the first request
     app = create_app(args.checkpoint, samples=find_sample_data(args.samples), device=args.device)
     print(f"posekit gui: http://{args.host}:{args.port}/  (Ctrl-C to stop)")
     app.run(host=args.host, port=args.port, debug=False, threaded=True)

@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``posekit`` console script; returns the exit code.
 
-    User errors (missing files, bad configs, malformed annotations) print one clear line on stderr
-    and exit with code 2, without a traceback.
+    User errors (missing or unreadable files, bad configs, malformed annotations, bad images)
+    print one clear line on stderr and exit with code 2, without a traceback.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, DataError) as e:
-        print(f"posekit {args.command}: error: {e}", file=sys.stderr)
+    except (OSError, ValueError, KeyError, DataError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e   # KeyError's str() adds quotes
+        print(f"posekit {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"posekit {args.command}: interrupted", file=sys.stderr)

@@ -12,6 +12,13 @@ in **original image pixels** (x to the right, y down, integer coordinate = pixel
 
 ``scale`` is the usual MPII person scale: the person box is ``scale * 200`` px high.
 
+What the readers accept (anything else is an :class:`AnnotationError`): at least one sample;
+numbers that are JSON numbers (a string such as ``"12"``, a boolean or ``null`` is refused) or
+numeric HDF5 datasets; finite coordinates and scales, ``scale > 0``; visibility flags of exactly 0
+or 1; image (and part-label) names that are relative paths inside their folder (no absolute path,
+no ``..``). Whether a person box fits its image is checked when the image is read
+(:func:`posekit.data.transforms.check_crop_box`).
+
 A joint without a coordinate is stored in the files as ``(0, 0)`` (MPII/Newell) or ``(-1, -1)``
 (HRNet-style json). Such joints get ``annotated = False``, coordinates ``(0, 0)`` and
 ``visible = 0``, and must never be trained on or evaluated. Other negative coordinates are real
@@ -41,6 +48,7 @@ __all__ = [
     "write_json_annotations",
     "check_num_joints",
     "unannotated_mask",
+    "json_float_array",
 ]
 
 #: Fraction of the head-box diagonal used as the PCKh head size (MPII evaluation code).
@@ -186,6 +194,32 @@ def _first_bad(bad: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def json_float_array(value: Any, allow_null: bool = False) -> np.ndarray:
+    """A float64 array from a JSON value made of numbers and (nested, regular) lists of numbers.
+
+    Unlike ``np.asarray(value, float)``, nothing is converted silently: a string (``"12"``), a
+    boolean, an object or (unless ``allow_null``, which reads it as NaN) ``null`` is an error.
+
+    Raises:
+        ValueError: the first element that is not a number (with its position), or ragged lists.
+    """
+    def check(v: Any, where: tuple[int, ...]) -> None:
+        if isinstance(v, list):
+            for k, x in enumerate(v):
+                check(x, (*where, k))
+        elif v is None:
+            if not allow_null:
+                raise ValueError(f"null at position {list(where)} is not a number")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{v!r} at position {list(where)} is not a number")
+
+    check(value, ())
+    try:
+        return np.array(value, dtype=np.float64)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"not a regular array of numbers ({str(e).splitlines()[0]})") from None
+
+
 def _check_finite(source: str, field: str, arr: np.ndarray) -> None:
     i = _first_bad(~np.isfinite(arr))
     if i is not None:
@@ -197,6 +231,26 @@ def _check_scales(source: str, field: str, scales: np.ndarray) -> None:
     i = _first_bad(scales <= 0)
     if i is not None:
         raise AnnotationError(f"{source}: sample {i}: field {field!r} is {float(scales[i])}, expected > 0")
+
+
+def _check_flags(source: str, field: str, flags: np.ndarray) -> None:
+    i = _first_bad((flags != 0) & (flags != 1))
+    if i is not None:
+        j = int(np.flatnonzero((flags[i] != 0) & (flags[i] != 1))[0])
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} is {flags[i, j]:g} at joint {j}, expected 0 "
+                              "(occluded or unannotated) or 1 (visible)")
+
+
+def _check_relative_names(source: str, field: str, names: list[str]) -> None:
+    """Image / label names must stay inside their folder: relative, without ``..``."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    for i, name in enumerate(names):
+        posix, windows = PurePosixPath(name), PureWindowsPath(name)
+        if (not name or posix.is_absolute() or windows.is_absolute() or windows.drive
+                or ".." in posix.parts or ".." in windows.parts):
+            raise AnnotationError(f"{source}: sample {i}: field {field!r} is {name!r}; expected a file name "
+                                  "relative to the image folder (no absolute path, no '..')")
 
 
 def _finish(
@@ -211,7 +265,12 @@ def _finish(
     part_files: list[str] | None,
     fields: dict[str, str],
 ) -> PoseAnnotations:
-    """Validate numeric content and apply the unannotated-joint convention."""
+    """Validate numeric content and names, and apply the unannotated-joint convention."""
+    if not names:
+        raise AnnotationError(f"{source}: the file holds no samples")
+    _check_relative_names(source, fields["image"], names)
+    if part_files is not None:
+        _check_relative_names(source, "parts", part_files)
     _check_finite(source, fields["center"], centers)
     _check_scales(source, fields["scale"], scales)
     _check_finite(source, fields["joints"], joints)
@@ -222,6 +281,7 @@ def _finish(
         visible = annotated.astype(np.float64)
     else:
         _check_finite(source, fields["visible"], visible)
+        _check_flags(source, fields["visible"], visible)
         visible = np.where(annotated & (visible > 0), 1.0, 0.0)
     if head_sizes is not None:
         _check_finite(source, fields["head_size"], head_sizes)
@@ -266,8 +326,10 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        AnnotationError: unreadable file, missing key, wrong shape or length, wrong joint count,
-            non-finite number or ``scale <= 0``; the message names the file, sample and field.
+        AnnotationError: unreadable file, no samples, missing key, a non-numeric dataset, wrong shape
+            or length, wrong joint count, non-finite number, ``scale <= 0``, a visibility flag other
+            than 0 / 1 or an image name outside the image folder; the message names the file, sample
+            and field.
     """
     import h5py
 
@@ -283,15 +345,23 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
         for key in ("imgname", "center", "scale", "part"):
             if key not in keys:
                 raise AnnotationError(f"{source}: missing key {key!r} (file has: {', '.join(sorted(keys))})")
+        def numeric(key: str) -> np.ndarray | None:
+            if key not in keys:
+                return None
+            try:
+                arr = np.asarray(f[key][()])
+            except (TypeError, ValueError, OSError) as e:
+                raise AnnotationError(f"{source}: field {key!r} is unreadable ({e})") from None
+            if arr.dtype.kind not in "iuf":
+                raise AnnotationError(f"{source}: field {key!r} is not numeric (dtype {arr.dtype})")
+            return arr.astype(np.float64)
+
         try:
             raw_names = f["imgname"][()]
-            centers = np.asarray(f["center"][()], dtype=np.float64)
-            scales = np.asarray(f["scale"][()], dtype=np.float64)
-            joints = np.asarray(f["part"][()], dtype=np.float64)
-            visible = np.asarray(f["visible"][()], dtype=np.float64) if "visible" in keys else None
-            head_sizes = np.asarray(f["normalize"][()], dtype=np.float64) if "normalize" in keys else None
-        except (TypeError, ValueError) as e:
-            raise AnnotationError(f"{source}: a dataset is not numeric ({e})") from None
+        except (TypeError, ValueError, OSError) as e:
+            raise AnnotationError(f"{source}: field 'imgname' is unreadable ({e})") from None
+        centers, scales, joints = numeric("center"), numeric("scale"), numeric("part")
+        visible, head_sizes = numeric("visible"), numeric("normalize")
 
     names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in np.atleast_1d(raw_names)]
     n = len(names)
@@ -310,13 +380,17 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
     if num_joints is not None and j != num_joints:
         raise AnnotationError(f"{source}: all samples: field 'part' has {j} joints, expected {num_joints}")
     if visible is not None:
+        if visible.ndim == 2 and visible.shape[0] == n and visible.shape[1] != j:
+            raise AnnotationError(f"{source}: field 'part' has {j} joints per sample but field 'visible' has "
+                                  f"{visible.shape[1]}: the two must describe the same joints")
         shape_check("visible", visible, (j,), "one flag per joint")
     if head_sizes is not None:
         shape_check("normalize", head_sizes, (), "one head size per sample")
 
     return _finish(
         source, names, centers, scales, joints, visible, head_sizes, None, None,
-        fields={"center": "center", "scale": "scale", "joints": "part", "visible": "visible", "head_size": "normalize"},
+        fields={"image": "imgname", "center": "center", "scale": "scale", "joints": "part", "visible": "visible",
+                "head_size": "normalize"},
     )
 
 
@@ -326,9 +400,9 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
 
 def _as_array(source: str, i: int, field: str, value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AnnotationError(f"{source}: sample {i}: field {field!r} is not numeric: {value!r}") from None
+        arr = json_float_array(value)
+    except ValueError as e:
+        raise AnnotationError(f"{source}: sample {i}: field {field!r} is not numeric: {e}") from None
     if arr.shape != shape:
         raise AnnotationError(f"{source}: sample {i}: field {field!r} has shape {arr.shape}, expected {shape} ({what})")
     return arr
@@ -354,8 +428,10 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        AnnotationError: invalid json, missing key, wrong shape, wrong joint count, non-finite
-            number or ``scale <= 0``; the message names the file, sample and field.
+        AnnotationError: invalid json, no samples, missing key, a value that is not a JSON number,
+            wrong shape, wrong joint count, non-finite number, ``scale <= 0``, a visibility flag
+            other than 0 / 1 or an image name outside the image folder; the message names the file,
+            sample and field.
     """
     path = Path(path)
     _require_file(path)
@@ -373,7 +449,8 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
     scales = np.zeros(n)
     joint_list: list[np.ndarray] = []
     vis_list: list[np.ndarray | None] = []
-    optional = {key: n > 0 and key in data[0] for key in ("head_size", "headbox", "parts")} if n else {}
+    optional = {key: key in data[0] for key in ("head_size", "headbox", "parts")} if n and isinstance(data[0], dict) \
+        else {}
     head_sizes = np.zeros(n) if optional.get("head_size") else None
     headboxes = np.zeros((n, 2, 2)) if optional.get("headbox") else None
     part_files: list[str] | None = [] if optional.get("parts") else None
@@ -397,9 +474,9 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
             scale = scale[0]
         scales[i] = _as_array(source, i, "scale", scale, (), "a single number")
         try:
-            jarr = np.asarray(s["joints"], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise AnnotationError(f"{source}: sample {i}: field 'joints' is not a numeric J x 2 array") from None
+            jarr = json_float_array(s["joints"])
+        except ValueError as e:
+            raise AnnotationError(f"{source}: sample {i}: field 'joints' is not a numeric J x 2 array: {e}") from None
         if jarr.ndim != 2 or jarr.shape[1] != 2:
             raise AnnotationError(f"{source}: sample {i}: field 'joints' has shape {jarr.shape}, expected (J, 2)")
         if expected_j is None:
@@ -435,7 +512,7 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
             head_sizes = HEAD_SIZE_FACTOR * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
     return _finish(
         source, names, centers, scales, joints, visible, head_sizes, headboxes, part_files,
-        fields={"center": "center", "scale": "scale", "joints": "joints", "visible": "joints_vis",
+        fields={"image": "image", "center": "center", "scale": "scale", "joints": "joints", "visible": "joints_vis",
                 "head_size": "head_size"},
     )
 

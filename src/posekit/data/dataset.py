@@ -20,13 +20,13 @@ import multiprocessing.context
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from posekit.config import DataConfig
 from posekit.data.annotations import PoseAnnotations, check_num_joints, load_annotations
+from posekit.data.images import REASONS, DataError, read_image_file
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import (
     CROP_MODES,
@@ -44,6 +44,8 @@ from posekit.keypoints import KeypointSet, get_keypoint_set
 __all__ = [
     "DataError",
     "PoseDataset",
+    "collate_samples",
+    "loaded_batches",
     "load_image",
     "image_to_tensor",
     "tensor_to_image",
@@ -52,28 +54,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ERROR_MODES = ("raise", "skip")
-
-
-class DataError(RuntimeError):
-    """A sample cannot be loaded (missing or undecodable image); the message names file and sample."""
+#: What a skipped sample becomes: replaced by the next loadable one, or dropped from the batch.
+BAD_SAMPLE_MODES = ("replace", "drop")
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB with ``cv2.imread``.
+    """Read an image file as RGB (:func:`posekit.data.images.read_image_file`: the pixel limit is
+    checked on the file header before decoding, truncated JPEG / PNG files are refused).
 
     Returns:
         (H, W, 3) uint8 RGB.
 
     Raises:
-        DataError: the file does not exist or OpenCV cannot decode it (message names the file).
+        DataError: the file does not exist, is above the pixel limit, truncated or not decodable
+            (message names the file; ``reason`` says which).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image file not found: {path}")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise DataError(f"cannot decode image file (corrupt or not an image): {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return read_image_file(path)
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -124,16 +120,28 @@ class PoseDataset(Dataset):
     Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])``, so a sample is the
     same whatever the worker that loads it; call :meth:`set_epoch` each epoch for new draws.
 
-    Bad samples: a missing or undecodable image raises :class:`DataError` naming the file and
-    sample index. With ``cfg.on_error == "skip"`` the sample is replaced by the next loadable one
-    (index + 1, + 2, ..., wrapping around), a warning is logged, and :attr:`skipped` counts the bad
-    samples met (every time one is met, across all DataLoader workers); the returned ``index``
-    is then the replacement's. A bad label is never returned.
+    Bad samples: a missing, undecodable, truncated or oversized image, or a person box that is
+    not a usable view of its image (:func:`posekit.data.transforms.check_crop_box`: outside the
+    image, or a side below 4 px or above 10 x the image's longer side) raises :class:`DataError`
+    naming the file, sample index and field, with a ``reason`` (:data:`posekit.data.images.REASONS`).
+    With ``cfg.on_error == "skip"`` a bad sample is, by ``bad_samples``:
+
+    * ``"replace"`` (default for training): replaced by the next loadable one (index + 1, + 2, ...,
+      wrapping around); the returned ``index`` is then the replacement's;
+    * ``"drop"`` (default for evaluation, ``train=False``): returned as the marker
+      ``{"index": i, "skipped_reason": reason}``, which :func:`collate_samples` leaves out of the
+      batch, so that a metric never scores one sample's prediction against another's ground truth.
+
+    Either way a warning is logged the first time a sample is found bad, :attr:`skipped` counts
+    every time a bad sample is met and :attr:`skipped_by_reason` the distinct bad samples by reason
+    (both across DataLoader workers). A bad label is never returned. Errors in the annotation file
+    itself (a non-finite number, a wrong joint count, ``scale <= 0``, ...) always stop at
+    construction, whatever ``on_error`` says.
 
     Raises (construction):
         FileNotFoundError, AnnotationError: unreadable annotations, or not one joint per keypoint of the set.
-        ValueError: unknown ``cfg.crop`` / ``cfg.on_error``, invalid ``joint_ids``, or a
-            flip-augmented joint subset that lacks a left/right partner.
+        ValueError: unknown ``cfg.crop`` / ``cfg.on_error`` / ``bad_samples``, invalid ``joint_ids``,
+            or a flip-augmented joint subset that lacks a left/right partner.
     """
 
     def __init__(
@@ -145,14 +153,18 @@ class PoseDataset(Dataset):
         joint_ids: Sequence[int] | None = None,
         seed: int = 0,
         keypoints: KeypointSet | None = None,
+        bad_samples: str | None = None,
     ):
         if cfg.crop not in CROP_MODES:
             raise ValueError(f"data.crop must be one of {CROP_MODES}, got {cfg.crop!r}")
         if cfg.on_error not in ERROR_MODES:
             raise ValueError(f"data.on_error must be one of {ERROR_MODES}, got {cfg.on_error!r}")
+        self.bad_samples = bad_samples or ("replace" if train else "drop")
+        if self.bad_samples not in BAD_SAMPLE_MODES:
+            raise ValueError(f"bad_samples must be one of {BAD_SAMPLE_MODES}, got {bad_samples!r}")
         self.keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
         if not isinstance(annotations, PoseAnnotations):
-            annotations = load_annotations(annotations, num_joints=None)
+            annotations = load_annotations(annotations, num_joints=len(self.keypoints))
         check_num_joints(annotations, len(self.keypoints))
         self.annotations = annotations
         self.image_dir = Path(image_dir)
@@ -177,6 +189,8 @@ class PoseDataset(Dataset):
             except ValueError as e:
                 raise ValueError(f"{e}; flip augmentation needs both sides (set data.augment.flip=false)") from None
         self._skipped = multiprocessing.Value("q", 0)
+        # per sample: 0 = not found bad, else 1 + index of the reason in REASONS (shared with workers)
+        self._bad = multiprocessing.Array("b", len(annotations))
 
     # -- construction from a config ----------------------------------------------------------------
 
@@ -222,20 +236,38 @@ class PoseDataset(Dataset):
 
     @property
     def skipped(self) -> int:
-        """Number of bad samples met and replaced so far (``on_error == "skip"``), over all workers."""
+        """Number of times a bad sample was met and skipped (``on_error == "skip"``), over all workers."""
         return int(self._skipped.value)
 
+    @property
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Distinct bad samples found so far (or since :meth:`reset_skipped`), by reason
+        (:data:`posekit.data.images.REASONS`); reasons without a sample are left out."""
+        codes = np.frombuffer(self._bad.get_obj(), dtype=np.int8)
+        counts = np.bincount(codes, minlength=len(REASONS) + 1)[1:]
+        return {r: int(c) for r, c in zip(REASONS, counts) if c}
+
+    def reset_skipped(self) -> None:
+        """Forget which samples were found bad (:attr:`skipped_by_reason` starts again from zero)."""
+        with self._bad.get_lock():
+            np.frombuffer(self._bad.get_obj(), dtype=np.int8)[:] = 0
+
     def __getstate__(self) -> dict:
-        # The shared counter travels to DataLoader worker processes; a plain copy (pickle, deepcopy)
-        # gets its own counter starting at the current count.
+        # The shared counters travel to DataLoader worker processes; a plain copy (pickle, deepcopy)
+        # gets its own counters starting at the current values.
         state = self.__dict__.copy()
         if multiprocessing.context.get_spawning_popen() is None:
             state["_skipped"] = self.skipped
+            state["_bad"] = np.frombuffer(self._bad.get_obj(), dtype=np.int8).tobytes()
         return state
 
     def __setstate__(self, state: dict) -> None:
         if isinstance(state["_skipped"], int):
             state["_skipped"] = multiprocessing.Value("q", state["_skipped"])
+        if isinstance(state["_bad"], bytes):
+            bad = multiprocessing.Array("b", len(state["_bad"]))
+            np.frombuffer(bad.get_obj(), dtype=np.int8)[:] = np.frombuffer(state["_bad"], dtype=np.int8)
+            state["_bad"] = bad
         self.__dict__.update(state)
 
     def rng(self, index: int) -> np.random.Generator:
@@ -256,21 +288,34 @@ class PoseDataset(Dataset):
             raise IndexError(f"sample index {index} out of range for {n} samples")
         if self.cfg.on_error == "raise":
             return self._load(index)
+        if self.bad_samples == "drop":
+            try:
+                return self._load(index)
+            except DataError as e:
+                self._record_bad(index, e)
+                return {"index": int(index), "skipped_reason": e.reason}
         for k in range(n):
             i = (index + k) % n
             try:
                 return self._load(i)
             except DataError as e:
-                with self._skipped.get_lock():
-                    self._skipped.value += 1
-                log.warning("skipping bad sample: %s", e)
+                self._record_bad(i, e)
         raise DataError(f"{self.annotations.source}: no loadable sample among all {n} samples")
+
+    def _record_bad(self, index: int, error: DataError) -> None:
+        with self._skipped.get_lock():
+            self._skipped.value += 1
+        with self._bad.get_lock():
+            first = self._bad[index] == 0
+            self._bad[index] = 1 + REASONS.index(error.reason)
+        if first:
+            log.warning("skipping bad sample (%s): %s", error.reason, error)
 
     def _read_image(self, index: int) -> np.ndarray:
         try:
             return load_image(self.image_path(index))
         except DataError as e:
-            raise DataError(f"sample {index} ({self.annotations.source}): {e}") from None
+            raise DataError(f"sample {index} ({self.annotations.source}): {e}", e.reason) from None
 
     def extra_targets(self, index: int, image: np.ndarray, affine: np.ndarray, keypoints: np.ndarray,
                       weights: np.ndarray) -> dict[str, Any]:
@@ -291,8 +336,14 @@ class PoseDataset(Dataset):
         image = self._read_image(index)
 
         aug = sample_augmentation(cfg.augment, self.rng(index)) if self.augment else AugParams()
-        affine, keep_box, center, scale = person_crop(ann.centers[index], float(ann.scales[index]), size, cfg.crop,
-                                                      cfg.scale_factor, aug.rot_deg, aug.scale_mult)
+        try:
+            affine, keep_box, center, scale = person_crop(ann.centers[index], float(ann.scales[index]), size,
+                                                          cfg.crop, cfg.scale_factor, aug.rot_deg, aug.scale_mult,
+                                                          image_shape=image.shape)
+        except ValueError as e:
+            raise DataError(f"sample {index} ({ann.source}): fields 'center' {ann.centers[index].tolist()} and "
+                            f"'scale' {float(ann.scales[index])} of image {self.image_path(index)}: {e}",
+                            "bad_box") from None
         if aug.flip:
             affine = compose_affine(hflip_affine(size), affine)
 
@@ -323,3 +374,25 @@ class PoseDataset(Dataset):
         }
         sample.update(self.extra_targets(index, image, affine, keypoints, weights))
         return sample
+
+
+def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``collate_fn`` for loaders over a ``bad_samples="drop"`` :class:`PoseDataset`: the loaded
+    items are collated as usual (``torch.utils.data.default_collate``) and the dropped ones are
+    listed under ``"skipped"`` as ``(index, reason)`` pairs. A batch whose every item was dropped
+    holds ``"skipped"`` only."""
+    from torch.utils.data import default_collate
+
+    kept = [it for it in items if "skipped_reason" not in it]
+    batch = default_collate(kept) if kept else {}
+    batch["skipped"] = [(int(it["index"]), it["skipped_reason"]) for it in items if "skipped_reason" in it]
+    return batch
+
+
+def loaded_batches(loader, skipped: list[tuple[int, str]]):
+    """The batches of ``loader`` (built with :func:`collate_samples`) that hold at least one sample,
+    in order; the ``(index, reason)`` of every dropped sample is appended to ``skipped``."""
+    for batch in loader:
+        skipped.extend(batch.pop("skipped", []))
+        if "index" in batch:
+            yield batch

@@ -23,7 +23,7 @@ import numpy as np
 from posekit.data.annotations import HEAD_SIZE_FACTOR, AnnotationError, load_annotations
 from posekit.keypoints import MPII, MPII_SHORT_NAMES, KeypointSet
 
-__all__ = ["GroundTruth", "read_mat", "head_sizes_from_headboxes", "load_mpii_ground_truth",
+__all__ = ["GroundTruth", "read_mat", "head_sizes_from_headboxes", "check_evaluable", "load_mpii_ground_truth",
            "load_ground_truth"]
 
 
@@ -96,6 +96,40 @@ def head_sizes_from_headboxes(headboxes: np.ndarray) -> np.ndarray:
     return HEAD_SIZE_FACTOR * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
 
 
+def check_evaluable(source: str | Path, joints: np.ndarray, missing: np.ndarray, head_sizes: np.ndarray | None,
+                    joint_field: str, head_field: str, keypoints: KeypointSet = MPII) -> None:
+    """Check that ground truth can be scored: every evaluated joint (not ``missing``) has finite
+    coordinates, and every sample with an evaluated joint a finite, positive head size. Without
+    this a NaN coordinate would count a perfect prediction as wrong, and a zero head size would
+    make every distance infinite.
+
+    Args:
+        source: the file, named in messages; joint_field / head_field: its field names.
+        joints: (N, K, 2) px; missing: (N, K) bool; head_sizes: (N,) px or None (not checked).
+
+    Raises:
+        ValueError: names the file, the sample, the joint or field, and the value.
+    """
+    joints, missing = np.asarray(joints, dtype=np.float64), np.asarray(missing, bool)
+    bad = ~np.isfinite(joints).all(-1) & ~missing
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        name = keypoints.names[j] if len(keypoints) == joints.shape[1] else f"joint {j}"
+        raise ValueError(f"{source}: sample {i}, {name}: field {joint_field!r} is {joints[i, j].tolist()}, but the "
+                         f"joint is not marked missing; give finite coordinates or mark it missing "
+                         f"({int(bad.sum())} such joints)")
+    if head_sizes is None:
+        return
+    head_sizes = np.asarray(head_sizes, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad_head = (~missing).any(axis=1) & ~(np.isfinite(head_sizes) & (head_sizes > 0))
+    if bad_head.any():
+        i = int(np.flatnonzero(bad_head)[0])
+        raise ValueError(f"{source}: sample {i}: field {head_field!r} gives the head size {head_sizes[i]}; PCKh "
+                         f"needs a finite head size > 0 for every sample with an annotated joint (a zero-size or "
+                         f"NaN head box?) ({int(bad_head.sum())} such samples)")
+
+
 def _require_key(data: Mapping[str, Any], key: str, path: Path) -> np.ndarray:
     if key not in data:
         present = ", ".join(sorted(k for k in data if not k.startswith("__"))) or "none"
@@ -120,7 +154,9 @@ def load_mpii_ground_truth(path: str | Path) -> GroundTruth:
     Raises:
         FileNotFoundError: no such file.
         KeyError: a required key is absent (message names the file and the key).
-        ValueError: not a readable .mat, or an array has the wrong shape or joint order.
+        ValueError: not a readable .mat, an array has the wrong shape or joint order, or the
+            ground truth cannot be scored (:func:`check_evaluable`: a NaN joint that is not
+            missing, a zero-size or NaN head box).
     """
     path = Path(path)
     data = read_mat(path, "ground-truth")
@@ -138,8 +174,10 @@ def load_mpii_ground_truth(path: str | Path) -> GroundTruth:
         if names != MPII_SHORT_NAMES:
             raise ValueError(f"{path}: dataset_joints {names} is not the MPII joint order {MPII_SHORT_NAMES}")
     headboxes = boxes.transpose(2, 0, 1)  # (N, corner, xy)
-    return GroundTruth(joints=pos.transpose(2, 0, 1).copy(), missing=missing.T.astype(bool),
-                       head_sizes=head_sizes_from_headboxes(headboxes), headboxes=headboxes.copy(),
+    joints, missing = pos.transpose(2, 0, 1).copy(), missing.T.astype(bool)
+    head_sizes = head_sizes_from_headboxes(headboxes)
+    check_evaluable(path, joints, missing, head_sizes, "pos_gt_src", "headboxes_src", MPII)
+    return GroundTruth(joints=joints, missing=missing, head_sizes=head_sizes, headboxes=headboxes.copy(),
                        keypoints=MPII, source=path)
 
 
@@ -151,7 +189,8 @@ def load_ground_truth(path: str | Path, keypoints: KeypointSet = MPII) -> Ground
     Raises:
         FileNotFoundError: no such file.
         ValueError: unknown suffix, a malformed file (:class:`AnnotationError` names file, sample
-            and field), a joint count that does not match ``keypoints``, or no head sizes.
+            and field), a joint count that does not match ``keypoints``, no head sizes, or a head
+            size that is not finite and > 0 (:func:`check_evaluable`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -163,5 +202,7 @@ def load_ground_truth(path: str | Path, keypoints: KeypointSet = MPII) -> Ground
     if ann.head_sizes is None:
         raise AnnotationError(f"{path}: no head sizes (h5 'normalize', json 'head_size' or 'headbox'); PCKh needs "
                               f"one per sample (use gt_valid.mat for MPII)")
+    check_evaluable(path, ann.joints, ~ann.annotated, ann.head_sizes, "part" if suffix != ".json" else "joints",
+                    "normalize" if suffix != ".json" else "head_size / headbox", keypoints)
     return GroundTruth(joints=ann.joints, missing=~ann.annotated, head_sizes=ann.head_sizes,
                        headboxes=ann.headboxes, visible=ann.visible > 0, keypoints=keypoints, source=path)

@@ -16,8 +16,7 @@ into groups by spectral clustering of that matrix. This module reads top to bott
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -98,10 +98,11 @@ class MultiTaskDataset(PoseDataset):
         try:
             labels = load_part_labels(path)
         except (FileNotFoundError, ValueError) as e:
-            raise DataError(f"sample {index} ({self.annotations.source}): part labels: {e}") from None
+            raise DataError(f"sample {index} ({self.annotations.source}): part labels: {e}", "bad_labels") from None
         if labels.shape != image_shape:
             raise DataError(f"sample {index} ({self.annotations.source}): part labels {path} are "
-                            f"{labels.shape[1]}x{labels.shape[0]}, the image is {image_shape[1]}x{image_shape[0]}")
+                            f"{labels.shape[1]}x{labels.shape[0]}, the image is {image_shape[1]}x{image_shape[0]}",
+                            "bad_labels")
         return labels
 
     def extra_targets(self, index: int, image: np.ndarray, affine: np.ndarray, keypoints: np.ndarray,
@@ -136,3 +137,12 @@ class MixedDataset(ConcatDataset):
     @property
     def skipped(self) -> int:
         return sum(d.skipped for d in self.datasets)
+
+    @property
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Distinct bad samples of all parts, by reason (see :attr:`PoseDataset.skipped_by_reason`)."""
+        out: dict[str, int] = {}
+        for d in self.datasets:
+            for reason, count in d.skipped_by_reason.items():
+                out[reason] = out.get(reason, 0) + count
+        return out

@@ -42,6 +42,12 @@ import cv2
 import numpy as np
 
 from posekit.data.annotations import PoseAnnotations
+from posekit.data.images import (
+    DataError,
+    check_complete,
+    check_pixel_limit,
+    header_size,
+)
 
 __all__ = [
     "IGNORE_INDEX",
@@ -134,7 +140,15 @@ def _read_png_labels(path: Path) -> np.ndarray:
             if im.mode != "P":  # pragma: no cover - Pillow opens colour type 3 as "P"
                 raise ValueError(f"{path}: palette PNG opened in mode {im.mode!r}, expected 'P'")
             return np.array(im, dtype=np.uint8)
-    labels = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    data = path.read_bytes()
+    try:   # the pixel limit and truncation checks of posekit.data.images
+        size = header_size(data)
+        if size is not None:
+            check_pixel_limit(*size, str(path))
+        check_complete(data, str(path))
+    except DataError as e:
+        raise ValueError(str(e)) from None
+    labels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if labels is None:
         raise ValueError(f"{path}: cannot decode the image")
     if labels.ndim != 2:

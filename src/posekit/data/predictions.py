@@ -18,6 +18,10 @@ On disk:
         N lists of 16 ``[x, y]``. NaN is written as ``null`` and read back as NaN.
 ======  =====================================================================================
 
+NaN (or inf) marks a joint without a prediction; ``posekit evaluate`` scores such a joint as
+wrong when it is evaluated (the MPII rule) and says how many there are. Anything that is not a
+number (a string such as ``"12"``, a boolean) is refused, as is an empty or unreadable file.
+
 How the two layouts are told apart: a 3-D array whose shape is ``(16, 2, N)`` has a second axis
 of length 2, one of shape ``(N, 16, 2)`` a second axis of length 16, so the second axis decides
 and the choice is never ambiguous (N = 2 or N = 16 included). An ``(N, 16, 3)`` array (a
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.annotations import json_float_array
 
 __all__ = ["load_predictions", "save_predictions", "to_sample_first"]
 
@@ -54,8 +59,8 @@ def to_sample_first(arr: np.ndarray, source: str | Path = "predictions",
         ValueError: any other shape; the message names ``source`` and the shape.
     """
     arr = np.asarray(arr)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{source}: predictions must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{source}: predictions must be real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     k = int(num_joints)
     if arr.ndim == 3 and arr.shape[:2] == (k, 2):
@@ -101,9 +106,9 @@ def _load_json(path: Path, num_joints: int) -> np.ndarray:
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of N lists of 16 [x, y] or {{'preds': ...}}")
     try:
-        arr = np.array(data, dtype=np.float64)  # null -> nan
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: predictions are not a regular numeric array (ragged lists?)") from None
+        arr = json_float_array(data, allow_null=True)  # null -> nan
+    except ValueError as e:
+        raise ValueError(f"{path}: predictions are not a regular array of numbers: {e}") from None
     if arr.ndim == 3 and arr.shape[0] == 0:
         return arr.reshape(0, num_joints, 2)
     return arr
@@ -121,18 +126,20 @@ def load_predictions(path: str | Path, num_joints: int = NUM_MPII_JOINTS) -> np.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: unknown suffix, unreadable file, missing key, or a shape that is neither
-            (16, 2, N) nor (N, 16, 2); the message names the file.
+        ValueError: unknown suffix, an empty or unreadable file, missing key, a value that is not a
+            number, or a shape that is neither (16, 2, N) nor (N, 16, 2); the message names the file.
     """
     path = Path(path)
     suffix = _check_suffix(path)
     if not path.is_file():
         raise FileNotFoundError(f"prediction file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, not a prediction file")
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{path}: cannot read as a .npy array ({e})") from None
+        except (ValueError, EOFError, OSError) as e:
+            raise ValueError(f"{path}: cannot read as a .npy array ({type(e).__name__}: {e})") from None
     elif suffix == ".mat":
         arr = _load_mat(path)
     else:

@@ -38,6 +38,8 @@ __all__ = [
     "seed002_box",
     "seed002_content_box",
     "seed002_affine",
+    "check_crop_box",
+    "person_crop",
     "flip_image",
     "flip_keypoints",
     "flip_heatmaps",
@@ -49,6 +51,10 @@ __all__ = [
 
 #: Pixel size of one unit of MPII ``scale``: the person box is ``scale * 200`` px.
 SCALE_UNIT = 200.0
+#: Smallest accepted side of a crop box, original px (a smaller box shows less than a few pixels).
+MIN_BOX_SIDE = 4.0
+#: Largest accepted side of a crop box, as a multiple of the image's longer side.
+MAX_BOX_RATIO = 10.0
 
 
 def _to_3x3(m: np.ndarray) -> np.ndarray:
@@ -97,11 +103,13 @@ def get_affine_transform(
         (2, 3) float64 affine ``M`` with ``[x', y'] = M @ [x, y, 1]``.
 
     Raises:
-        ValueError: ``scale * scale_factor`` is not positive.
+        ValueError: ``scale * scale_factor`` is not positive and finite, or ``center`` is not finite.
     """
     side = float(scale) * SCALE_UNIT * float(scale_factor)
-    if not side > 0:
-        raise ValueError(f"box side must be > 0, got scale={scale}, scale_factor={scale_factor}")
+    if not 0 < side < float("inf"):
+        raise ValueError(f"box side must be > 0 and finite, got scale={scale}, scale_factor={scale_factor}")
+    if not np.isfinite(np.asarray(center, dtype=np.float64)).all():
+        raise ValueError(f"box center must be finite, got {np.asarray(center).tolist()}")
     if np.isscalar(output_size):
         out_w = out_h = float(output_size)
     else:
@@ -180,7 +188,14 @@ def crop_image(
 
     Returns:
         (S, S, C) or (S, S) crop, same dtype as ``image``.
+
+    Raises:
+        ValueError: ``image`` holds 2**31 bytes or more (OpenCV's warp would crash on it; files
+            above the pixel limit of :mod:`posekit.data.images` never get here).
     """
+    if image.nbytes >= 2**31:
+        raise ValueError(f"the image ({image.shape[1]}x{image.shape[0]}, {image.nbytes / 2**30:.1f} GiB) is too "
+                         "large to crop: OpenCV's warp handles images below 2 GiB")
     crop = cv2.warpAffine(
         image,
         np.asarray(m, dtype=np.float64),
@@ -244,9 +259,42 @@ def seed002_affine(center: Sequence[float], scale: float, output_size: int) -> n
 CROP_MODES = ("center_scale", "seed002")
 
 
+def check_crop_box(center: Sequence[float], side: float, image_shape: Sequence[int]) -> None:
+    """Check that a square crop box is a usable view of an image.
+
+    The rules: centre and side finite; side at least :data:`MIN_BOX_SIDE` (4) px and at most
+    :data:`MAX_BOX_RATIO` (10) times the image's longer side; the box overlaps the image's pixel
+    area ``[-0.5, W - 0.5] x [-0.5, H - 0.5]`` (pixel-centre convention). A box that fails would
+    crop only padding, a few pixels blown up, or a speck of the image.
+
+    Args:
+        center: (2,) box centre (x, y), original px.
+        side: box side, original px (``scale * 200 * scale_factor``).
+        image_shape: ``(H, W, ...)`` of the image.
+
+    Raises:
+        ValueError: the rule that fails, with the box and the image size.
+    """
+    h, w = int(image_shape[0]), int(image_shape[1])
+    cx, cy = (float(v) for v in np.asarray(center, dtype=np.float64).reshape(2))
+    side = float(side)
+    if not (np.isfinite(cx) and np.isfinite(cy) and np.isfinite(side)):
+        raise ValueError(f"the person box (centre ({cx}, {cy}), side {side} px) is not finite")
+    if side < MIN_BOX_SIDE:
+        raise ValueError(f"the person box side is {side:.4g} px, below the minimum of {MIN_BOX_SIDE:g} px "
+                         "(is the scale too small?)")
+    if side > MAX_BOX_RATIO * max(h, w):
+        raise ValueError(f"the person box side is {side:.4g} px, more than {MAX_BOX_RATIO:g} x the longer side of "
+                         f"the {w}x{h} image (is the scale too large?)")
+    half = side / 2
+    if cx + half <= -0.5 or cx - half >= w - 0.5 or cy + half <= -0.5 or cy - half >= h - 0.5:
+        raise ValueError(f"the person box (centre ({cx:.6g}, {cy:.6g}), side {side:.4g} px) lies outside the "
+                         f"{w}x{h} image")
+
+
 def person_crop(center: Sequence[float], scale: float, output_size: int, mode: str = "center_scale",
-                scale_factor: float = 1.25, rot_deg: float = 0.0,
-                scale_mult: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+                scale_factor: float = 1.25, rot_deg: float = 0.0, scale_mult: float = 1.0,
+                image_shape: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
     """The crop of one person: the one place that turns a person box into the crop affine.
 
     Args:
@@ -255,6 +303,8 @@ def person_crop(center: Sequence[float], scale: float, output_size: int, mode: s
         mode: one of :data:`CROP_MODES`.
         scale_factor: box enlargement of ``center_scale`` (ignored by ``seed002``).
         rot_deg, scale_mult: augmentation rotation (degrees) and box-size multiplier.
+        image_shape: ``(H, W, ...)`` of the image; when given, the crop box (before augmentation)
+            must pass :func:`check_crop_box`.
 
     Returns:
         ``(affine, keep_box, center, scale)``: the (2, 3) original -> crop affine, the box outside
@@ -262,7 +312,7 @@ def person_crop(center: Sequence[float], scale: float, output_size: int, mode: s
         and scale actually cropped (after the ``seed002`` conversion and ``scale_mult``).
 
     Raises:
-        ValueError: unknown mode or a non-positive box.
+        ValueError: unknown mode, a non-positive box, or a box that fails :func:`check_crop_box`.
     """
     if mode not in CROP_MODES:
         raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
@@ -272,6 +322,8 @@ def person_crop(center: Sequence[float], scale: float, output_size: int, mode: s
         center, scale = seed002_box(center, scale)
         scale_factor = 1.0
     center = np.asarray(center, dtype=np.float64).reshape(2)
+    if image_shape is not None:
+        check_crop_box(center, float(scale) * SCALE_UNIT * float(scale_factor), image_shape)
     scale = float(scale) * float(scale_mult)
     return get_affine_transform(center, scale, rot_deg, output_size, scale_factor=scale_factor), keep_box, center, scale
 

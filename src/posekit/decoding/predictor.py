@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from posekit.checkpoint import ModelArtifact
+from posekit.checkpoint import ModelArtifact, resolve_device
 from posekit.data.dataset import image_to_tensor
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import SCALE_UNIT, crop_image, person_crop
@@ -76,22 +76,27 @@ def person_box(image_shape: tuple[int, ...], center=None, scale=None, bbox=None,
     Precedence: ``center`` + ``scale`` (MPII convention, box = scale * 200 px); else ``bbox``
     ``(x1, y1, x2, y2)`` in original pixels (scale = longer side / 200); else the whole image. In
     the last two cases the scale is divided by ``scale_factor`` so that, after the usual
-    enlargement, the crop covers exactly the box.
+    enlargement, the crop covers exactly the box. Whether the box fits the image is checked when
+    it is cropped (:func:`posekit.data.transforms.check_crop_box`).
 
     Raises:
-        ValueError: only one of center/scale given, a non-positive scale or a degenerate box.
+        ValueError: only one of center/scale given, a non-finite value, a non-positive scale, a
+            degenerate box, or an image under 2x2 pixels without a box.
     """
     if (center is None) != (scale is None):
         raise ValueError("give both --center and --scale, or neither")
+    given = [v for v in (center, scale, bbox) if v is not None]
+    if not all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in given):
+        raise ValueError(f"the person box must be finite numbers, got {', '.join(str(np.asarray(v).tolist()) for v in given)}")
     if center is not None:
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         return np.asarray(center, dtype=np.float64), float(scale)
     if bbox is None:
         h, w = image_shape[:2]
-        bbox = (0.0, 0.0, w - 1.0, h - 1.0)
         if w < 2 or h < 2:
             raise ValueError(f"the image is only {w}x{h} pixels: too small to hold a person")
+        bbox = (0.0, 0.0, w - 1.0, h - 1.0)
     x1, y1, x2, y2 = (float(v) for v in bbox)
     if not x2 > x1 or not y2 > y1:
         raise ValueError(f"degenerate box {list(bbox)}: need x2 > x1 and y2 > y1")
@@ -147,22 +152,24 @@ class PosePredictor:
 
         Raises:
             FileNotFoundError / posekit.checkpoint.CheckpointError: see :func:`posekit.load_model`;
-            ValueError for an unknown backend; ImportError for ``"onnxruntime"`` without onnxruntime.
+            ValueError: an unknown backend or device, CUDA asked for without CUDA, or
+            ``"onnxruntime"`` that cannot run (onnxruntime not installed, or the export failed).
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(device)
         model = load_model(path, device=device)
         artifact = model.artifact
-        if backend != "torch" and torch.device(device).type == "cpu":
+        if backend != "torch" and device.type == "cpu":
             from posekit.models.export import OnnxRuntimeNetwork, cached_onnx
 
             try:
                 model = OnnxRuntimeNetwork(cached_onnx(path, model, artifact.input["size"]))
-            except Exception as e:  # onnxruntime missing or the export failed
+            except Exception as e:  # noqa: BLE001 - onnxruntime missing, or any export / runtime failure
                 if backend == "onnxruntime":
-                    raise
+                    hint = " (pip install posekit[onnx])" if isinstance(e, ImportError) else ""
+                    raise ValueError(f"{path}: the onnxruntime backend cannot run: {type(e).__name__}: "
+                                     f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}{hint}") from None
                 log.warning("onnxruntime backend unavailable (%s); using torch", e)
         return cls(model, artifact, flip=flip, scales=scales, device=device)
 
@@ -170,10 +177,18 @@ class PosePredictor:
         """The network input crop of a person: ``(crop (S, S, 3) uint8, affine (2, 3), center, scale)``.
 
         Raises:
-            ValueError: an invalid box (see :func:`person_box`).
+            ValueError: an invalid box (see :func:`person_box`), or one that is not a usable view of
+                the image (:func:`posekit.data.transforms.check_crop_box`: outside it, under 4 px, or
+                over 10 x its longer side).
         """
+        given = (f"center {list(center)} and scale {scale}" if center is not None else
+                 f"box {list(bbox)}" if bbox is not None else "the whole image as the box")
         center, scale = person_box(image.shape, center, scale, bbox, self.scale_factor)
-        affine, keep_box, _, _ = person_crop(center, scale, self.input_size, self.crop_mode, self.scale_factor)
+        try:
+            affine, keep_box, _, _ = person_crop(center, scale, self.input_size, self.crop_mode, self.scale_factor,
+                                                 image_shape=image.shape)
+        except ValueError as e:
+            raise ValueError(f"{given}: {e}") from None
         return crop_image(image, affine, self.input_size, keep_box=keep_box), affine, center, scale
 
     @torch.no_grad()

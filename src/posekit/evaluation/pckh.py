@@ -224,8 +224,9 @@ def pckh(
         :class:`PCKhResult` (percentages 0-100).
 
     Raises:
-        ValueError: inconsistent shapes, a keypoint set of another size, or a non-positive /
-            non-finite head size on a sample that has an evaluated joint.
+        ValueError: inconsistent shapes, a keypoint set of another size, a non-finite ground-truth
+            coordinate on an evaluated joint, or a non-positive / non-finite head size on a sample
+            that has an evaluated joint.
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -250,6 +251,11 @@ def pckh(
         evaluated &= mask.astype(bool)
     ts = _as_thresholds(thresholds)
 
+    bad_gt = evaluated & ~np.isfinite(gt).all(axis=-1)
+    if bad_gt.any():
+        i, k = (int(v) for v in np.argwhere(bad_gt)[0])
+        raise ValueError(f"the ground truth has {int(bad_gt.sum())} non-finite coordinates on evaluated joints (first: "
+                         f"sample {i}, joint {k}: {gt[i, k].tolist()}); mark such joints missing")
     used = evaluated.any(axis=1)
     bad = used & ~(np.isfinite(head_sizes) & (head_sizes > 0))
     if bad.any():

@@ -12,7 +12,10 @@ JSON API (all images are PNG, base64-encoded):
 * ``POST /api/predict`` (multipart form) -> per checkpoint: overlay, keypoints, heat maps, PCKh.
   Form fields: ``image`` (file) or ``sample`` (index); ``checkpoint`` and optional ``checkpoint_b``
   (indices); optional ``bbox`` ("x1 y1 x2 y2") or ``center`` ("x y") + ``scale``; ``threshold``.
-  Bad input (not an image, corrupt, > 10 MB, a malformed box) -> HTTP 400 ``{"error": message}``.
+  Bad input (not an image, corrupt or truncated, > 10 MB, > 50 megapixels, a malformed box or
+  one outside the image, an unknown sample or checkpoint index) -> HTTP 400 ``{"error": message}``.
+  The image size is read from the file header and checked before the image is decoded; at most
+  two predictions run at once (others wait), which bounds the server's memory.
 
 Sample photos come from :mod:`posekit.data.samples` (real MPII photos with ground truth, real COCO
 photos with a person box) and, for each checkpoint whose run folder names a synthetic dataset on
@@ -35,6 +38,11 @@ from posekit.data.samples import Sample, sample_photos
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Largest accepted upload (bytes).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Largest accepted image (width x height) of an upload, checked on the file header before decoding
+#: (also capped by the library limit, :func:`posekit.data.images.max_image_pixels`).
+MAX_UPLOAD_PIXELS = 50_000_000
+#: Predictions that may run at once (decoding and network); more requests wait their turn.
+MAX_CONCURRENT_PREDICTIONS = 2
 #: Longest side of the returned overlay images (px); larger images are shrunk for display.
 DISPLAY_SIZE = 720
 
@@ -86,20 +94,26 @@ def png_base64(image: np.ndarray) -> str:
 
 
 def decode_upload(data: bytes) -> np.ndarray:
-    """RGB image from uploaded bytes.
+    """RGB image from uploaded bytes (:func:`posekit.data.images.decode_image`).
 
     Raises:
-        InputError: empty, larger than :data:`MAX_UPLOAD_BYTES`, or not a decodable image.
+        InputError: empty, larger than :data:`MAX_UPLOAD_BYTES`, above :data:`MAX_UPLOAD_PIXELS`
+            (read from the header, before decoding), truncated, or not a decodable image.
     """
+    from posekit.data.images import DataError, decode_image, max_image_pixels
+
     if not data:
         raise InputError("the uploaded file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
         raise InputError(f"the image is too large ({len(data) / 1e6:.1f} MB); the limit is "
                          f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise InputError("the file is not an image OpenCV can read (JPEG, PNG, BMP, ...) or it is corrupt")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    try:
+        return decode_image(data, "the upload", limit=min(MAX_UPLOAD_PIXELS, max_image_pixels()))
+    except DataError as e:
+        if e.reason == "corrupt_image":
+            raise InputError("the upload is not an image OpenCV can read (JPEG, PNG, BMP, ...) or it is "
+                             "corrupt") from None
+        raise InputError(str(e)) from None
 
 
 def parse_box(form) -> dict:
@@ -217,17 +231,24 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
     samples = find_samples(Path(samples) if samples else None, checkpoints)
     predictors: dict[int, PosePredictor] = {}
     lock = threading.Lock()
+    running = threading.BoundedSemaphore(MAX_CONCURRENT_PREDICTIONS)
+
+    def index_of(text: str | None, items: list, what: str) -> int:
+        """A list index from a form field: a non-negative integer below ``len(items)``."""
+        try:
+            index = int(text)
+        except (TypeError, ValueError):
+            index = -1
+        if not 0 <= index < len(items):
+            raise InputError(f"unknown {what} {text!r}: expected 0 .. {len(items) - 1}")
+        return index
 
     def label(path: str) -> str:
         p = Path(path)
         return f"{p.parent.name}/{p.name}"
 
-    def predictor(index_text: str | None) -> PosePredictor:
-        try:
-            index = int(index_text or 0)
-            path = checkpoints[index]
-        except (ValueError, IndexError):
-            raise InputError(f"unknown checkpoint {index_text!r}") from None
+    def predictor(index: int) -> PosePredictor:
+        path = checkpoints[index]
         with lock:
             if index not in predictors:
                 try:
@@ -270,6 +291,10 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
 
     @app.post("/api/predict")
     def predict():
+        with running:
+            return run_prediction()
+
+    def run_prediction():
         from posekit.data.dataset import DataError, load_image
 
         if not checkpoints:
@@ -280,10 +305,7 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
         if upload is not None and upload.filename:
             image, name = decode_upload(upload.read(MAX_UPLOAD_BYTES + 1)), upload.filename
         elif form.get("sample", "") != "":
-            try:
-                sample = samples[int(form["sample"])]
-            except (ValueError, IndexError):
-                raise InputError(f"unknown sample {form['sample']!r}") from None
+            sample = samples[index_of(form["sample"], samples, "sample")]
             try:
                 image, name = load_image(sample.path), sample.label
             except DataError as e:
@@ -304,12 +326,12 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
             chosen.append(form["checkpoint_b"])
         results = []
         for c in chosen:
-            p = predictor(c)
+            index = index_of(c or "0", checkpoints, "checkpoint")
             try:
-                res = analyse(p, image, box, sample, threshold)
-            except ValueError as e:  # e.g. a degenerate box
+                res = analyse(predictor(index), image, box, sample, threshold)
+            except ValueError as e:  # e.g. a degenerate box, or one outside the image
                 raise InputError(str(e)) from None
-            results.append({"checkpoint": label(checkpoints[int(c)]), **res})
+            results.append({"checkpoint": label(checkpoints[index]), **res})
         has_gt = any(r.get("pckh") is not None for r in results)
         return jsonify(image={"name": name, "width": int(image.shape[1]), "height": int(image.shape[0])},
                        results=results, threshold=threshold, has_gt=has_gt,

@@ -130,14 +130,31 @@ class OnnxRuntimeNetwork(nn.Module):
         return outs[0] if len(outs) == 1 else dict(zip(self.names, outs))
 
 
+#: Largest export kept as one ``.onnx`` file (protobuf files are limited to 2 GiB).
+_SINGLE_FILE_BYTES = 1_800_000_000
+
+
+def _as_single_file(staged: Path, target: Path) -> bool:
+    """Rewrite an export whose weights sit in external data files as one self-contained ``.onnx``
+    file at ``target``; False (nothing written) when it is too large for one file."""
+    import onnx
+
+    if sum(f.stat().st_size for f in staged.parent.iterdir()) > _SINGLE_FILE_BYTES:
+        return False
+    onnx.save_model(onnx.load(str(staged)), str(target), save_as_external_data=False)
+    return True
+
+
 def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Path:
     """The ONNX export of a checkpoint's network, made once and cached.
 
     The cache file lives in ``$XDG_CACHE_HOME/posekit/onnx`` (default ``~/.cache``) under a name
     derived from the checkpoint's absolute path, size and modification time, so a retrained
-    checkpoint is exported again. The export is written into a temporary folder under its final
-    name (an external ``.onnx.data`` file keeps the name it is referenced by), moved into place
-    data first, and a cached file that ONNX Runtime cannot load is exported again.
+    checkpoint is exported again. The export is one self-contained ``.onnx`` file (weights
+    included), written into a temporary folder and renamed into place, so that the cache never
+    holds a partial entry; only an export above about 1.8 GB keeps its weights in an external
+    ``.onnx.data`` file, written under its final name before the graph. A cached file that ONNX
+    Runtime cannot load (damaged, or its data file gone) is exported again, with a warning.
     """
     ckpt = Path(checkpoint).resolve()
     stat = ckpt.stat()
@@ -151,12 +168,18 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Pa
         except ImportError:
             raise
         except Exception as e:  # a damaged cache entry (e.g. its external data file went missing)
-            logging.getLogger(__name__).warning("cached ONNX export %s is unusable (%s); exporting again", path, e)
+            logging.getLogger(__name__).warning("cached ONNX export %s is unusable (%s); exporting again", path,
+                                                str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        staged = export_onnx(model, Path(tmp) / path.name, input_size)
-        for extra in sorted(Path(tmp).iterdir()):
-            if extra != staged:
-                os.replace(extra, cache / extra.name)
-        os.replace(staged, path)
+        staged = export_onnx(model, Path(tmp) / "export" / path.name, input_size)
+        single = Path(tmp) / path.name
+        if _as_single_file(staged, single):
+            Path(f"{path}.data").unlink(missing_ok=True)   # left by an older multi-file entry
+            os.replace(single, path)
+        else:
+            for extra in sorted(staged.parent.iterdir()):
+                if extra != staged:
+                    os.replace(extra, cache / extra.name)
+            os.replace(staged, path)
     return path

@@ -14,7 +14,7 @@ import numpy as np
 
 from posekit.config import DataConfig
 from posekit.data.dataset import PoseDataset
-from posekit.data.ground_truth import load_mpii_ground_truth
+from posekit.data.ground_truth import check_evaluable, load_mpii_ground_truth
 from posekit.decoding.inference import run_inference
 from posekit.decoding.predictor import PosePredictor
 from posekit.evaluation.pckh import PCKhResult, pckh, visibility_mask
@@ -91,6 +91,9 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
     if head_sizes is None:
         raise ValueError(f"{annotations} has no head sizes (normalize / head_size / headbox): pass a "
                          "ground truth file with head boxes (gt_valid.mat)")
+    if not ground_truth:   # (gt_valid.mat is checked when it is read)
+        check_evaluable(annotations, gt_joints, gt_missing, head_sizes, "joints", "normalize / head_size / headbox",
+                        data_set)
     flip_used = predictor.flip
     coords, conf = run_inference(predictor.model, dataset, predictor.codec, batch_size=batch_size, flip=flip_used,
                                  device=predictor.device, keypoints=predictor.keypoints, scales=predictor.scales)

@@ -64,7 +64,7 @@ TABLES: dict[str, tuple[str, list[dict]]] = {
 }
 
 
-def estimate_seconds(config_path: str | Path, trainings: int = 1) -> tuple[float, str]:
+def estimate_seconds(config_path: str, trainings: int = 1) -> tuple[float, str]:
     """Rough CPU training time of one config (see the module docstring); returns (seconds, how)."""
     from posekit.config import load_config
 

@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from posekit.config import Config
+from posekit.data.dataset import loaded_batches
 from posekit.data.multitask import MixedDataset, MultiTaskDataset
 from posekit.data.pascal_parts import PART_CLASS_NAMES
 from posekit.data.targets import HeatmapCodec
@@ -39,7 +40,13 @@ from posekit.evaluation.segmentation import (
 )
 from posekit.losses.multitask import MultiTaskLoss
 from posekit.models.multitask import FCN32_STRIDE, TRUNK_STRIDE, load_backbone_weights
-from posekit.training.trainer import Trainer, pckh_metrics
+from posekit.training.trainer import (
+    Trainer,
+    evaluated_indices,
+    pckh_metrics,
+    skip_columns,
+    skip_counts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +80,25 @@ def validate_multitask(model: nn.Module, loader: DataLoader, codec: HeatmapCodec
     ignored): pixel accuracy, mean accuracy, mean IU, frequency-weighted IU (Long et al. 2015,
     Sec. 5), as percentages, plus per-class IU.
 
+    Samples the dataset drops (``on_error: skip``) leave every metric, as in
+    :func:`posekit.training.trainer.validate`.
+
     Returns:
         dict with ``val_loss`` and ``val_<term>`` (loss terms, sample-weighted means over batches),
         and when available ``pckh``, ``pckh@0.1``, ``per_joint`` (name -> %), ``pck_dist``
         (px), ``pck_dist_matched`` (%), ``pixel_acc``, ``mean_acc``, ``mean_iu``, ``fw_iu`` (%),
-        ``iu_per_class`` (list, %; NaN for classes never seen), ``preds`` ``(N, J, 2)``.
+        ``iu_per_class`` (list, %; NaN for classes never seen), ``preds`` ``(M, J, 2)`` of the
+        ``indices`` ``(M,)`` evaluated, ``skipped`` (reason -> count of the dropped samples).
+
+    Raises:
+        DataError: every sample was dropped.
     """
     model.eval()
     sums: dict[str, float] = {}
     preds, cm, n = [], np.zeros((num_classes, num_classes), np.int64), 0
-    for batch in loader:
+    indices, skipped = [], []
+    for batch in loaded_batches(loader, skipped):
+        indices.append(batch["index"].numpy())
         images = batch["image"].to(device).contiguous(memory_format=memory_format)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             out = model(images)
@@ -99,13 +115,16 @@ def validate_multitask(model: nn.Module, loader: DataLoader, codec: HeatmapCodec
             if keep.any():
                 labels = out["segmentation"].argmax(1).cpu().numpy()
                 confusion_matrix(batch["segmentation"].numpy()[keep], labels[keep], num_classes, out=cm)
-    result: dict = {"val_loss": sums.get("total", float("nan")) / max(n, 1)}
-    result.update({f"val_{k}": v / max(n, 1) for k, v in sums.items() if k != "total"})
     dataset = loader.dataset
-    ann = dataset.annotations
+    keep = evaluated_indices(indices, skipped, dataset)
+    result: dict = {"val_loss": sums.get("total", float("nan")) / max(n, 1), "indices": keep,
+                    "skipped": skip_counts(skipped)}
+    result.update({f"val_{k}": v / max(n, 1) for k, v in sums.items() if k != "total"})
+    ann = dataset.annotations.subset(keep)
     if preds:
         result["preds"] = preds = np.concatenate(preds)
-        pose = pckh_metrics(preds, ann, dataset.joint_ids, dataset.keypoints, head_sizes)
+        pose = pckh_metrics(preds, ann, dataset.joint_ids, dataset.keypoints,
+                            None if head_sizes is None else np.asarray(head_sizes)[keep])
         if pose["per_joint"]:   # no head sizes: no PCKh columns
             result.update(pose)
         ids = list(dataset.joint_ids)
@@ -151,7 +170,10 @@ class MultiTaskTrainer(Trainer):
         train_set = self._dataset("train", train=True)
         d = self.data_cfg
         if d.pascal_root:
-            from posekit.data.pascal_parts import pascal_person_part_annotations, pascal_person_part_folders
+            from posekit.data.pascal_parts import (
+                pascal_person_part_annotations,
+                pascal_person_part_folders,
+            )
 
             ann = pascal_person_part_annotations(d.pascal_root, d.pascal_split, num_joints=len(self.keypoints))
             image_dir, label_dir = pascal_person_part_folders(d.pascal_root)
@@ -172,6 +194,10 @@ class MultiTaskTrainer(Trainer):
                         "initialisation (the paper used ImageNet weights)")
         return net
 
+    def batch_is_empty(self, batch: dict) -> bool:
+        """No annotated joint in the crops and no sample with part labels: nothing to learn from."""
+        return super().batch_is_empty(batch) and not bool(torch.as_tensor(batch["has_seg"]).any())
+
     def build_criterion(self) -> nn.Module:
         m = self.cfg.model
         return MultiTaskLoss(m.w_heatmap, m.w_paf, m.w_seg, threshold=m.loss_threshold, reduction=m.loss)
@@ -189,6 +215,7 @@ class MultiTaskTrainer(Trainer):
                                  amp_dtype=self.amp_dtype, memory_format=self.memory_format)
         row = {k: v for k, v in val.items() if np.isscalar(v)}
         row.update({f"pckh_{k}": v for k, v in val.get("per_joint", {}).items()})
+        row.update(skip_columns("val", val["skipped"], len(val["indices"])))
         for name, iu in zip(PART_CLASS_NAMES[: m.num_classes], val.get("iu_per_class", [])):
             row[f"iu_{name}"] = iu
         if "pose" in m.tasks:

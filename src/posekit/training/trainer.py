@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,11 +32,14 @@ from posekit.checkpoint import (
     load_checkpoint,
     make_artifact,
     remove_stale_temporaries,
+    resolve_device,
     save_checkpoint,
+    write_text_atomic,
 )
-from posekit.config import Config, PBNConfig, config_to_dict, save_config
+from posekit.config import Config, PBNConfig, config_to_dict, config_yaml
 from posekit.data.annotations import load_annotations
-from posekit.data.dataset import PoseDataset
+from posekit.data.dataset import DataError, PoseDataset, collate_samples, loaded_batches
+from posekit.data.ground_truth import check_evaluable
 from posekit.data.sources import prepare_data
 from posekit.data.targets import HeatmapCodec
 from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps
@@ -46,6 +51,8 @@ from posekit.models.registry import create_model, load_weights
 from posekit.training.distributed import DistInfo, broadcast_from_main, init_distributed, mean_over_ranks, rank_slice
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
+
+log = logging.getLogger(__name__)
 
 #: ``train.amp_dtype`` -> autocast dtype.
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -102,13 +109,6 @@ class TrainState:
     history: list = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     """Seed torch and numpy's global generators (data order and augmentation have their own seeds)."""
     torch.manual_seed(seed)
@@ -121,6 +121,9 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
              memory_format: torch.memory_format = torch.contiguous_format) -> dict:
     """Validation loss and PCKh of ``model`` on ``loader``'s :class:`PoseDataset` (in dataset order).
 
+    Samples the dataset drops (``on_error: skip``, :func:`posekit.data.dataset.collate_samples`)
+    leave the loss and the metric: every prediction is scored against its own sample's ground truth.
+
     Args:
         flip: flip testing (with the dataset's channel keypoints for the left/right swap).
         head_sizes: ``(N,)`` PCKh normalisers in original image pixels; default: the dataset's
@@ -128,12 +131,17 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
 
     Returns:
         dict with ``val_loss``, ``pckh`` (official mean), ``pckh@0.1``, ``per_joint`` (joint name ->
-        PCKh@0.5, %), ``preds`` ``(N, J, 2)`` original pixels.
+        PCKh@0.5, %), ``preds`` ``(M, J, 2)`` original pixels and ``indices`` ``(M,)``: the M
+        evaluated samples, ``skipped`` (reason -> count of the dropped samples).
+
+    Raises:
+        DataError: every sample was dropped.
     """
     model.eval()
     dataset = loader.dataset
-    losses, preds = [], []
-    for batch in loader:
+    losses, preds, indices, skipped = [], [], [], []
+    for batch in loaded_batches(loader, skipped):
+        indices.append(batch["index"].numpy())
         images = batch["image"].to(device).contiguous(memory_format=memory_format)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             out = model(images)
@@ -145,10 +153,55 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
             heatmaps = output_heatmaps(out).float()
         coords, _ = codec.decode(heatmaps.cpu().numpy())
         preds.append(crop_to_original(coords, batch["affine"].numpy()))
+    keep = evaluated_indices(indices, skipped, dataset)
     preds = np.concatenate(preds)
-    result = {"val_loss": float(np.sum(losses) / len(dataset)), "preds": preds}
-    result.update(pckh_metrics(preds, dataset.annotations, dataset.joint_ids, dataset.keypoints, head_sizes))
+    result = {"val_loss": float(np.sum(losses) / len(keep)), "preds": preds, "indices": keep,
+              "skipped": skip_counts(skipped)}
+    result.update(pckh_metrics(preds, dataset.annotations.subset(keep), dataset.joint_ids, dataset.keypoints,
+                               None if head_sizes is None else np.asarray(head_sizes)[keep]))
     return result
+
+
+def evaluated_indices(indices: list[np.ndarray], skipped: list[tuple[int, str]], dataset) -> np.ndarray:
+    """The sample indices a validation pass evaluated (the batches' ``index`` entries, in order).
+
+    Raises:
+        DataError: none (every sample was dropped as bad).
+    """
+    if not indices:
+        raise DataError(f"{dataset.annotations.source}: no loadable validation sample: all {len(skipped)} were "
+                        f"skipped ({', '.join(f'{k}: {v}' for k, v in skip_counts(skipped).items())})")
+    return np.concatenate(indices)
+
+
+def skip_columns(split: str, counts: dict[str, int], evaluated: int | None = None) -> dict:
+    """metrics.csv columns of skipped samples: ``{split}_skipped`` (total), ``{split}_skipped_{reason}``
+    (reasons that occurred) and, for a validation pass, ``{split}_samples`` (samples scored)."""
+    out: dict = {} if evaluated is None else {f"{split}_samples": int(evaluated)}
+    out[f"{split}_skipped"] = int(sum(counts.values()))
+    out.update({f"{split}_skipped_{reason}": int(c) for reason, c in counts.items()})
+    return out
+
+
+def skip_message(row: dict) -> str:
+    """One console line about the skipped samples of a metrics row (see :func:`skip_columns`)."""
+    parts = []
+    for split, what in (("train", "training samples found bad so far"), ("val", "validation samples left out")):
+        if row.get(f"{split}_skipped"):
+            prefix = f"{split}_skipped_"
+            reasons = ", ".join(f"{k[len(prefix):]}: {v}" for k, v in row.items() if k.startswith(prefix))
+            parts.append(f"{row[f'{split}_skipped']} {what} ({reasons})")
+    if "val_samples" in row and row.get("val_skipped"):
+        parts.append(f"validation metrics over the {row['val_samples']} loadable samples")
+    return "; ".join(parts)
+
+
+def skip_counts(skipped: list[tuple[int, str]]) -> dict[str, int]:
+    """``(index, reason)`` pairs -> reason -> number of samples."""
+    out: dict[str, int] = {}
+    for _, reason in skipped:
+        out[reason] = out.get(reason, 0) + 1
+    return out
 
 
 def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: KeypointSet,
@@ -259,9 +312,8 @@ class Trainer:
         self.codec = HeatmapCodec(cfg.data.input_size, cfg.data.heatmap_size, cfg.data.sigma)
         self.train_set, self.val_set = self.build_datasets()
         self.val_head_sizes = None
-        if self.val_set is not None and cfg.eval.ground_truth:
-            from posekit.data.ground_truth import load_mpii_ground_truth
-            self.val_head_sizes = load_mpii_ground_truth(cfg.eval.ground_truth).head_sizes
+        if self.val_set is not None:
+            self.val_head_sizes = self.check_validation_ground_truth()
         steps = t.iters_per_epoch or math.ceil(len(self.train_set) / t.batch_size)
         self.steps_per_epoch = steps
         self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed, global_batch=t.batch_size,
@@ -279,6 +331,35 @@ class Trainer:
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
         self.state = TrainState()
+        self.empty_batches = 0   # training batches of the current epoch without any target
+
+    def check_validation_ground_truth(self) -> np.ndarray | None:
+        """Check, before anything is trained or written, that the validation split can be scored:
+        ``eval.ground_truth`` (when set) has one sample per validation sample, and every sample
+        with an annotated joint has a finite, positive head size. Returns the head sizes from
+        ``eval.ground_truth`` (None: the annotations' are used).
+
+        Raises:
+            ValueError: a sample-count mismatch or an unusable head size (names file, sample, field).
+        """
+        ann = self.val_set.annotations
+        if self.cfg.eval.ground_truth:
+            from posekit.data.ground_truth import load_mpii_ground_truth
+
+            gt = load_mpii_ground_truth(self.cfg.eval.ground_truth)
+            if gt.num_samples != len(ann):
+                raise ValueError(f"eval.ground_truth {self.cfg.eval.ground_truth} has {gt.num_samples} samples, "
+                                 f"data.val_annotations {ann.source} has {len(ann)}: they must be the same people")
+            return gt.head_sizes
+        if ann.head_sizes is not None:
+            check_evaluable(ann.source, ann.joints, ~ann.annotated, ann.head_sizes, "joints",
+                            "normalize / head_size / headbox", self.keypoints)
+        return None
+
+    def batch_is_empty(self, batch: dict) -> bool:
+        """Whether a training batch holds no target at all (no annotated joint inside any crop), so
+        that its loss is 0 and nothing is learned from it."""
+        return not bool(batch["target_weight"].any())
 
     # ---------------------------------------------------------------- hooks (overridden by subclasses)
     def train_joint_ids(self) -> tuple[int, ...]:
@@ -345,6 +426,7 @@ class Trainer:
                        amp_dtype=self.amp_dtype, memory_format=self.memory_format)
         row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
         row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
+        row.update(skip_columns("val", val["skipped"], len(val["indices"])))
         return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
 
     # ---------------------------------------------------------------- checkpoints
@@ -414,7 +496,7 @@ class Trainer:
         steps = self.out / "steps.csv"
         if steps.is_file() and self.dist.is_main:  # drop steps the interrupted run logged after this checkpoint
             lines = steps.read_text().splitlines(keepends=True)
-            steps.write_text("".join(lines[: 1 + self.state.global_step]))
+            write_text_atomic(steps, "".join(lines[: 1 + self.state.global_step]))
         return True
 
     def _save(self, name: str) -> None:
@@ -429,7 +511,7 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.out)
-            save_config(self.cfg, self.out / "config.yaml")
+            write_text_atomic(self.out / "config.yaml", config_yaml(self.cfg))
             if s.step_in_epoch == 0 and s.epoch == 0:
                 (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
         loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
@@ -438,7 +520,7 @@ class Trainer:
         val_loader = None
         if self.val_set is not None:
             val_loader = DataLoader(self.val_set, batch_size=self.cfg.eval.batch_size, shuffle=False,
-                                    num_workers=self.data_cfg.num_workers)
+                                    num_workers=self.data_cfg.num_workers, collate_fn=collate_samples)
         start = time.time()
         stopped_early = False
         while s.epoch < t.epochs and not stopped_early:
@@ -451,8 +533,15 @@ class Trainer:
                         m.eval()
             bar = tqdm(loader, total=self.steps_per_epoch, initial=s.step_in_epoch, disable=not self.progress,
                        desc=f"epoch {s.epoch + 1}/{t.epochs}", leave=False)
+            self.empty_batches = 0
             try:
                 for batch in bar:
+                    if self.batch_is_empty(batch):
+                        self.empty_batches += 1
+                        if self.empty_batches == 1 and main:
+                            log.warning("epoch %d, step %d: a training batch holds no annotated joint inside its "
+                                        "crops (loss 0, nothing learned); check the person boxes and joints of "
+                                        "samples %s", s.epoch + 1, s.step_in_epoch + 1, batch["index"].tolist())
                     loss = self._step(batch)
                     s.step_in_epoch += 1
                     s.global_step += 1
@@ -473,10 +562,20 @@ class Trainer:
             stopped_early = self._end_epoch(val_loader, time.time() - start)
         summary = {"epochs_run": s.epoch, "global_step": s.global_step, "best_pckh": s.best_pckh,
                    "best_epoch": s.best_epoch, "stopped_early": stopped_early,
-                   "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start}
+                   "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start,
+                   "skipped": self.skipped_summary()}
         if main:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+            write_text_atomic(self.out / "summary.json", json.dumps(summary, indent=2))
         return summary
+
+    def skipped_summary(self) -> dict:
+        """Bad samples left out (``data.on_error: skip``), by reason: ``"train"``: distinct training
+        samples found bad since the run (or its resumption) started; ``"val"``: the samples the last
+        validation left out of its metrics."""
+        last_val = next((r for r in reversed(self.state.history) if "val_skipped" in r), {})
+        prefix = "val_skipped_"
+        return {"train": dict(getattr(self.train_set, "skipped_by_reason", {})),
+                "val": {k[len(prefix):]: int(v) for k, v in last_val.items() if k.startswith(prefix)}}
 
     def _step(self, batch: dict) -> float:
         loss = self.batch_loss(batch)
@@ -497,6 +596,14 @@ class Trainer:
             val = self.evaluate(val_loader) if self.dist.is_main else None  # rank 0 validates ...
             val_row, score = broadcast_from_main(val, self.dist)  # ... every rank takes the same decisions
             row.update(val_row)
+        train_bad = getattr(self.train_set, "skipped_by_reason", {})
+        row.update(skip_columns("train", train_bad))
+        if self.empty_batches:
+            row["train_batches_without_joints"] = self.empty_batches
+            log.warning("epoch %d: %d of %d training batches held no annotated joint inside their crops",
+                        s.epoch + 1, self.empty_batches, s.step_in_epoch)
+        if train_bad or row.get("val_skipped"):
+            log.warning("epoch %d: %s", s.epoch + 1, skip_message(row))
         row["time_s"] = elapsed
         s.history.append(row)
         self._write_metrics()
@@ -526,11 +633,10 @@ class Trainer:
         keys: list[str] = []
         for row in self.state.history:
             keys += [k for k in row if k not in keys]
-        tmp = self.out / "metrics.csv.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.state.history)
-        tmp.replace(self.out / "metrics.csv")
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.state.history)
+        write_text_atomic(self.out / "metrics.csv", text.getvalue())
 
 
