@@ -154,3 +154,16 @@ def test_config_errors_name_the_key(tmp_path):
     for dead in ("train.log_every=5", "eval.threshold=0.5"):
         with pytest.raises(ConfigError, match="unknown key"):
             load_config(None, [dead])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.batch_size=0", "train.batch_size: 0 must be >= 1"),       # once a ZeroDivisionError traceback
+    ("train.val_every=0", "train.val_every: 0 must be >= 1"),
+    ("train.iters_per_epoch=-3", "train.iters_per_epoch: -3 must be >= 0"),
+    ("train.lr=.nan", "train.lr: nan must be >= 0"),
+    ("data.sigma=0", "data.sigma: 0.0 must be > 0"),
+    ("data.augment.scale_min=0", "data.augment.scale_min: 0.0 must be > 0"),
+])
+def test_numbers_out_of_range_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=f"^packaged config quickstart.{message}$"):
+        load_config("quickstart", [override])

@@ -3,7 +3,9 @@
 A config file has the sections ``data``, ``model``, ``train``, ``eval`` and (for ``posekit
 transfer``) ``transfer``. Every key maps onto a dataclass field, so a typo is an error, not a
 silently ignored setting; enumerated values (optimizer, scheduler, stem, ...) are checked when the
-config loads and the message lists the valid choices. The ``model`` section is typed by model
+config loads and the message lists the valid choices; counts and sizes that must be positive
+(``train.batch_size``, ``train.val_every``, ``train.lr``, ``data.input_size``, ``data.sigma``, ...)
+are checked too (:func:`at_least`). The ``model`` section is typed by model
 family: ``model.name`` picks one of :data:`MODEL_CONFIGS` (``hourglass``, ``pbn``,
 ``pbn_baseline``, ``multitask``) and only that family's fields are accepted.
 
@@ -26,7 +28,7 @@ from typing import Any, ClassVar, Optional, Union, get_args, get_origin, get_typ
 import yaml
 
 __all__ = [
-    "AugmentConfig", "DataConfig", "HourglassConfig", "PBNConfig", "PBNBaselineConfig", "MultiTaskConfig",
+    "at_least", "AugmentConfig", "DataConfig", "HourglassConfig", "PBNConfig", "PBNBaselineConfig", "MultiTaskConfig",
     "MODEL_CONFIGS", "TrainConfig", "EvalConfig", "TransferConfig", "Config", "ConfigError",
     "config_from_dict", "apply_overrides", "load_config", "config_to_dict", "config_yaml", "save_config", "find_config",
     "list_configs", "config_diff",
@@ -42,17 +44,23 @@ def choice(default: Any, choices: tuple) -> Any:
     return field(default=default, metadata={"choices": choices})
 
 
+def at_least(default: Any, low: float, strict: bool = False) -> Any:
+    """A numeric dataclass field whose value must be ``>= low`` (``> low`` when ``strict``; NaN never
+    passes), checked when the config loads."""
+    return field(default=default, metadata={"min": low, "strict": strict})
+
+
 @dataclass
 class AugmentConfig:
     """Training augmentation (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour jitter)."""
 
-    scale_min: float = 0.75
-    scale_max: float = 1.25
-    rotation: float = 30.0          # degrees, uniform in [-rotation, rotation]
-    rotation_prob: float = 1.0      # probability of rotating at all
+    scale_min: float = at_least(0.75, 0, strict=True)
+    scale_max: float = at_least(1.25, 0, strict=True)
+    rotation: float = at_least(30.0, 0)  # degrees, uniform in [-rotation, rotation]
+    rotation_prob: float = at_least(1.0, 0)  # probability of rotating at all
     flip: bool = True               # horizontal flip with left/right joint swap, p = 0.5
-    brightness: float = 0.2         # multiplicative jitter in [1 - b, 1 + b]
-    contrast: float = 0.2           # jitter of contrast around the image mean
+    brightness: float = at_least(0.2, 0)  # multiplicative jitter in [1 - b, 1 + b]
+    contrast: float = at_least(0.2, 0)  # jitter of contrast around the image mean
     enabled: bool = True
 
 
@@ -76,14 +84,14 @@ class DataConfig:
     image_dir: str = ""
     val_annotations: str = ""
     val_image_dir: str = ""
-    input_size: int = 256                   # square crop side, crop pixels
-    heatmap_size: int = 64                  # heat-map side, heat-map pixels
-    sigma: float = 1.0                      # Gaussian std, heat-map pixels
+    input_size: int = at_least(256, 1)      # square crop side, crop pixels
+    heatmap_size: int = at_least(64, 1)     # heat-map side, heat-map pixels
+    sigma: float = at_least(1.0, 0, strict=True)   # Gaussian std, heat-map pixels
     crop: str = choice("center_scale", ("center_scale", "seed002"))
-    scale_factor: float = 1.25              # enlargement of the scale*200 px person box
+    scale_factor: float = at_least(1.25, 0, strict=True)   # enlargement of the scale*200 px person box
     on_error: str = choice("raise", ("raise", "skip"))   # bad images / boxes stop, or are skipped and counted
     #                                                       (errors in the annotation file itself always stop)
-    num_workers: int = 0
+    num_workers: int = at_least(0, 0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # synthetic generation (dataset == "synthetic")
     synthetic_train: int = 2000
@@ -234,19 +242,19 @@ class TrainConfig:
     """Optimisation settings (defaults: Newell et al. 2016, RMSprop lr 2.5e-4, batch 16)."""
 
     output_dir: str = ""                    # empty: runs/<config name>
-    epochs: int = 100
-    iters_per_epoch: int = 0                # 0: one pass over the data per epoch
-    batch_size: int = 16
+    epochs: int = at_least(100, 0)
+    iters_per_epoch: int = at_least(0, 0)   # 0: one pass over the data per epoch
+    batch_size: int = at_least(16, 1)
     optimizer: str = choice("rmsprop", ("rmsprop", "adam", "radam", "sgd"))
-    lr: float = 2.5e-4
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    lr: float = at_least(2.5e-4, 0)         # 0 keeps the weights fixed
+    momentum: float = at_least(0.0, 0)
+    weight_decay: float = at_least(0.0, 0)
     scheduler: str = choice("none", ("none", "multistep", "plateau"))
     milestones: list[int] = field(default_factory=lambda: [150, 170])
     gamma: float = 0.1                      # multistep factor
     plateau_factor: float = 0.2             # reduce-on-plateau factor (0.2 = divide by 5)
-    plateau_patience: int = 5
-    early_stopping: int = 0                 # epochs without val improvement before stopping (0: off)
+    plateau_patience: int = at_least(5, 0)
+    early_stopping: int = at_least(0, 0)    # epochs without val improvement before stopping (0: off)
     seed: int = 0
     device: str = "auto"                    # auto | cpu | cuda | cuda:N
     amp: bool = True                        # mixed precision on CUDA only
@@ -254,9 +262,9 @@ class TrainConfig:
     channels_last: bool = False             # NHWC memory format (faster convolutions on CPU and GPU)
     sync_batchnorm: bool = False            # multi-process runs on GPUs: BatchNorm statistics over the global batch
     freeze_bn: bool = False                 # BatchNorm layers use their running statistics while training
-    num_threads: int = 0                    # torch CPU threads (0: torch default)
-    checkpoint_every: int = 0               # also write last.pt every N steps inside an epoch (0: epoch end only)
-    val_every: int = 1                      # validate every N epochs (and always after the last)
+    num_threads: int = at_least(0, 0)       # torch CPU threads (0: torch default)
+    checkpoint_every: int = at_least(0, 0)  # also write last.pt every N steps inside an epoch (0: epoch end only)
+    val_every: int = at_least(1, 1)         # validate every N epochs (and always after the last)
 
 
 @dataclass
@@ -267,7 +275,7 @@ class EvalConfig:
     val_flip_test: bool = False             # flip testing in the per-epoch validation (twice the cost)
     scales: Optional[list[float]] = None    # multi-scale testing zooms (null: single scale)
     ground_truth: str = ""                  # optional gt_valid.mat: official head boxes for the val split
-    batch_size: int = 32
+    batch_size: int = at_least(32, 1)
 
 
 @dataclass
@@ -322,6 +330,9 @@ def _build(cls: type, values: Any, where: str) -> Any:
             choices = fields[key].metadata.get("choices")
             if choices is not None and kwargs[key] not in choices:
                 raise ConfigError(f"{path}: {kwargs[key]!r} is not one of {', '.join(map(str, choices))}")
+            low, strict = fields[key].metadata.get("min"), fields[key].metadata.get("strict")
+            if low is not None and kwargs[key] is not None and not (kwargs[key] > low if strict else kwargs[key] >= low):
+                raise ConfigError(f"{path}: {kwargs[key]!r} must be {'>' if strict else '>='} {low:g}")
     return cls(**kwargs)
 
 
