@@ -245,13 +245,15 @@ class TrainConfig:
     epochs: int = at_least(100, 0)
     iters_per_epoch: int = at_least(0, 0)   # 0: one pass over the data per epoch
     batch_size: int = at_least(16, 1)
-    optimizer: str = choice("rmsprop", ("rmsprop", "adam", "radam", "sgd"))
+    optimizer: str = choice("rmsprop", ("rmsprop", "adam", "adamw", "radam", "sgd"))
     lr: float = at_least(2.5e-4, 0)         # 0 keeps the weights fixed
     momentum: float = at_least(0.0, 0)
     weight_decay: float = at_least(0.0, 0)
-    scheduler: str = choice("none", ("none", "multistep", "plateau"))
+    scheduler: str = choice("none", ("none", "multistep", "plateau", "cosine"))
     milestones: list[int] = field(default_factory=lambda: [150, 170])
     gamma: float = 0.1                      # multistep factor
+    warmup_epochs: int = at_least(0, 0)     # cosine: linear warm-up epochs
+    min_lr: float = at_least(0.0, 0)        # cosine: the learning rate at the last epoch
     plateau_factor: float = 0.2             # reduce-on-plateau factor (0.2 = divide by 5)
     plateau_patience: int = at_least(5, 0)
     early_stopping: int = at_least(0, 0)    # epochs without val improvement before stopping (0: off)
@@ -265,6 +267,8 @@ class TrainConfig:
     num_threads: int = at_least(0, 0)       # torch CPU threads (0: torch default)
     checkpoint_every: int = at_least(0, 0)  # also write last.pt every N steps inside an epoch (0: epoch end only)
     val_every: int = at_least(1, 1)         # validate every N epochs (and always after the last)
+    init_from: str = ""                     # checkpoint whose matching weights initialise the model (fine-tuning)
+    tensorboard: bool = False               # also write TensorBoard logs to OUTPUT_DIR/tensorboard
 
 
 @dataclass

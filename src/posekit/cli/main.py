@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from posekit import __version__
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from posekit.data.dataset import DataError
 
+    console_logging()
     try:
         return int(args._run(args) or 0)
     except (OSError, ValueError, KeyError, DataError) as e:
@@ -61,6 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"posekit {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def console_logging() -> None:
+    """Send posekit's log records (epoch lines, warnings) to stderr, one plain line each (once)."""
+    logger = logging.getLogger("posekit")
+    if not any(getattr(h, "posekit_console", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.posekit_console = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

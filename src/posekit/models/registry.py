@@ -27,7 +27,7 @@ from torch import nn
 from posekit.checkpoint import CheckpointError, ModelArtifact, load_checkpoint
 
 __all__ = ["register_model", "create_model", "list_models", "model_summary", "is_model", "load_model", "read_artifact",
-           "load_weights", "ModelLoadError"]
+           "load_matching_weights", "load_weights", "ModelLoadError"]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -166,6 +166,28 @@ def load_weights(model: nn.Module, state: dict, where: str) -> None:
         raise ModelLoadError(f"{where}: the weights do not fit the network ({'; '.join(parts)}); "
                              f"was the checkpoint written for another model or joint set?")
     model.load_state_dict(state)
+
+
+def load_matching_weights(model: nn.Module, state: dict) -> tuple[list[str], list[str]]:
+    """Copy the tensors of ``state`` whose name and shape match ``model``'s (fine-tuning from
+    another model); the others keep the model's initialisation.
+
+    Returns:
+        ``(loaded, not_loaded)``: the model's state-dict keys that were / were not loaded (a
+        ``not_loaded`` entry names its reason: absent from ``state`` or another shape).
+    """
+    own = model.state_dict()
+    loaded, not_loaded, new = [], [], {}
+    for k, v in own.items():
+        if k not in state:
+            not_loaded.append(f"{k} (absent)")
+        elif not hasattr(state[k], "shape") or tuple(state[k].shape) != tuple(v.shape):
+            not_loaded.append(f"{k} (shape {tuple(getattr(state[k], 'shape', ()))}, model {tuple(v.shape)})")
+        else:
+            new[k] = state[k]
+            loaded.append(k)
+    model.load_state_dict({**own, **new})
+    return loaded, not_loaded
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from posekit.decoding.inference import crop_to_original
 from posekit.evaluation.pckh import pckh
 from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 from posekit.losses import HeatmapMSELoss
-from posekit.models.registry import create_model, load_weights
+from posekit.models.registry import create_model, load_matching_weights, load_weights, read_artifact
 from posekit.training.distributed import DistInfo, broadcast_from_main, init_distributed, mean_over_ranks, rank_slice
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
@@ -318,7 +319,10 @@ class Trainer:
         self.steps_per_epoch = steps
         self.sampler = EpochSampler(len(self.train_set), steps * t.batch_size, t.seed, global_batch=t.batch_size,
                                     dist_info=self.dist)
-        self.model = self.build_network().to(self.device)
+        self.model = self.build_network()
+        if t.init_from:
+            self.init_weights(t.init_from)
+        self.model = self.model.to(self.device)
         self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if self.dist.enabled and t.sync_batchnorm:
@@ -429,6 +433,24 @@ class Trainer:
         row.update(skip_columns("val", val["skipped"], len(val["indices"])))
         return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
 
+    def init_weights(self, path: str | Path) -> None:
+        """Fine-tuning start (``train.init_from``): the tensors of a checkpoint whose names and shapes
+        match the network are copied into it; the rest keep their initialisation. Which were not
+        loaded is logged (and ends up in ``train.log``). A resumed run takes its weights from
+        ``last.pt`` instead.
+
+        Raises:
+            FileNotFoundError, posekit.checkpoint.CheckpointError: an unreadable checkpoint.
+        """
+        _, state, _ = read_artifact(path)
+        loaded, not_loaded = load_matching_weights(self.model, state)
+        self.init_report = {"checkpoint": str(path), "loaded": len(loaded), "not_loaded": not_loaded}
+        if not loaded:
+            raise ValueError(f"train.init_from {path}: no tensor matches this network by name and shape")
+        shown = ", ".join(not_loaded[:8]) + (f" and {len(not_loaded) - 8} more" if len(not_loaded) > 8 else "")
+        log.info("initialised from %s: %d of %d tensors loaded%s", path, len(loaded), len(loaded) + len(not_loaded),
+                 f"; not loaded: {shown}" if not_loaded else "")
+
     # ---------------------------------------------------------------- checkpoints
     def artifact(self) -> ModelArtifact:
         """The model artifact of the network being trained (see :mod:`posekit.checkpoint`)."""
@@ -514,6 +536,19 @@ class Trainer:
             write_text_atomic(self.out / "config.yaml", config_yaml(self.cfg))
             if s.step_in_epoch == 0 and s.epoch == 0:
                 (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
+        with RunLog(self.out if main else None, self.cfg.train.tensorboard and main) as self.run_log:
+            if main:
+                log.info("%s %s (%s) in %s", "resuming" if s.global_step else "training", self.cfg.name,
+                         self.model.posekit_spec["arch"], self.out)
+            summary = self._fit()
+            if main:
+                log.info("finished after %d epochs: best val score %.2f at epoch %d -> %s", s.epoch, s.best_pckh,
+                         s.best_epoch, self.out / ("best.pt" if s.best_epoch > 0 else "last.pt"))
+        return summary
+
+    def _fit(self) -> dict:
+        t, s = self.cfg.train, self.state
+        main = self.dist.is_main
         loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
                             num_workers=self.data_cfg.num_workers, drop_last=False,
                             persistent_workers=False, pin_memory=self.device.type == "cuda")
@@ -521,7 +556,7 @@ class Trainer:
         if self.val_set is not None:
             val_loader = DataLoader(self.val_set, batch_size=self.cfg.eval.batch_size, shuffle=False,
                                     num_workers=self.data_cfg.num_workers, collate_fn=collate_samples)
-        start = time.time()
+        start, first_epoch = time.time(), s.epoch
         stopped_early = False
         while s.epoch < t.epochs and not stopped_early:
             self.sampler.set_epoch(s.epoch, s.step_in_epoch * t.batch_size)
@@ -531,8 +566,10 @@ class Trainer:
                 for m in self.model.modules():
                     if isinstance(m, nn.modules.batchnorm._BatchNorm):
                         m.eval()
-            bar = tqdm(loader, total=self.steps_per_epoch, initial=s.step_in_epoch, disable=not self.progress,
-                       desc=f"epoch {s.epoch + 1}/{t.epochs}", leave=False)
+            # a progress bar only on a terminal: logs redirected to a file get the epoch lines alone
+            bar = tqdm(loader, total=self.steps_per_epoch, initial=s.step_in_epoch,
+                       disable=not (self.progress and sys.stderr.isatty()), desc=f"epoch {s.epoch + 1}/{t.epochs}",
+                       leave=False)
             self.empty_batches = 0
             try:
                 for batch in bar:
@@ -559,7 +596,7 @@ class Trainer:
                 raise
             finally:
                 bar.close()
-            stopped_early = self._end_epoch(val_loader, time.time() - start)
+            stopped_early = self._end_epoch(val_loader, time.time() - start, first_epoch)
         summary = {"epochs_run": s.epoch, "global_step": s.global_step, "best_pckh": s.best_pckh,
                    "best_epoch": s.best_epoch, "stopped_early": stopped_early,
                    "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start,
@@ -585,7 +622,7 @@ class Trainer:
         self.scaler.update()
         return mean_over_ranks(float(loss.item()), self.dist, self.device)
 
-    def _end_epoch(self, val_loader: DataLoader | None, elapsed: float) -> bool:
+    def _end_epoch(self, val_loader: DataLoader | None, elapsed: float, first_epoch: int = 0) -> bool:
         """Validate, log, schedule, checkpoint; returns True when early stopping triggers."""
         t, s = self.cfg.train, self.state
         row = {"epoch": s.epoch + 1, "lr": current_lr(self.optimizer),
@@ -607,6 +644,9 @@ class Trainer:
         row["time_s"] = elapsed
         s.history.append(row)
         self._write_metrics()
+        if self.dist.is_main:
+            done = s.epoch + 1 - first_epoch
+            self.run_log.epoch(row, t.epochs, elapsed, elapsed / done * (t.epochs - s.epoch - 1))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 if score is not None:
@@ -640,3 +680,68 @@ class Trainer:
         write_text_atomic(self.out / "metrics.csv", text.getvalue())
 
 
+
+
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss`` under an hour)."""
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def epoch_line(row: dict, epochs: int, elapsed: float, eta: float, out: Path) -> str:
+    """The one line a run prints per epoch: epoch, train loss, val loss, val PCKh, lr, time, ETA and
+    the run folder (``-`` for values the epoch does not have, e.g. no validation)."""
+    def num(key: str, fmt: str) -> str:
+        v = row.get(key)
+        return format(v, fmt) if isinstance(v, (int, float)) and math.isfinite(v) else "-"
+
+    return (f"epoch {row['epoch']}/{epochs} | train loss {num('train_loss', '.4g')} | val loss {num('val_loss', '.4g')}"
+            f" | val PCKh {num('pckh', '.2f')} | lr {num('lr', '.3g')} | time {_clock(elapsed)} | ETA {_clock(eta)}"
+            f" | {out}")
+
+
+class RunLog:
+    """Where a run reports: ``train.log`` in the run folder (every ``posekit`` log record, appended
+    across resumptions), the console through the ``posekit`` logger, and optionally TensorBoard
+    (``OUTPUT_DIR/tensorboard``; needs the ``tensorboard`` package). A context manager: the file
+    handler and the TensorBoard writer are closed on exit.
+
+    Raises:
+        ImportError: ``tensorboard`` asked for but not installed (``pip install posekit[tensorboard]``).
+    """
+
+    def __init__(self, out: Path | None, tensorboard: bool = False):
+        self.out, self.handler, self.writer = out, None, None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ImportError("train.tensorboard needs the tensorboard package: pip install 'posekit[tensorboard]'")
+            self.writer = SummaryWriter(str(out / "tensorboard"))
+
+    def __enter__(self) -> "RunLog":
+        if self.out is not None:
+            self.handler = logging.FileHandler(self.out / "train.log", encoding="utf-8")
+            self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            root = logging.getLogger("posekit")
+            root.addHandler(self.handler)
+            if root.getEffectiveLevel() > logging.INFO:
+                root.setLevel(logging.INFO)
+        return self
+
+    def epoch(self, row: dict, epochs: int, elapsed: float, eta: float) -> None:
+        """Log the epoch line; write the row's numbers to TensorBoard."""
+        log.info("%s", epoch_line(row, epochs, elapsed, eta, self.out))
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.writer.add_scalar(key, value, row["epoch"])
+            self.writer.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.handler is not None:
+            logging.getLogger("posekit").removeHandler(self.handler)
+            self.handler.close()
+        if self.writer is not None:
+            self.writer.close()
