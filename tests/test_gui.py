@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import shutil
 import socket
@@ -75,6 +76,59 @@ def test_sample_with_ground_truth_and_comparison(client, app):
     assert all(k["correct"] == (k["distance"] <= 0.5) for k in judged)
 
 
+def test_models_are_labelled_and_described(client, tiny_run):
+    info = client.get("/api/info").get_json()
+    a = info["checkpoints"][0]
+    assert a["label"] == f"{tiny_run.name}/best.pt (epoch 1)"             # run folder, file and epoch
+    assert "trained on synthetic" in a["model"] and a["trained_on"]["keypoint_set"] == "mpii"
+    assert a["flip_test"] is True and len(a["keypoints"]) == 16
+
+
+def test_flip_toggle_defaults_to_the_model_and_says_which(client, shared):
+    data = (shared / MPII_IMAGE).read_bytes()
+    answers = {}
+    for flip in ("default", "off", "on"):
+        reply = client.post("/api/predict", data={"image": (io.BytesIO(data), "p.jpg"), "checkpoint": "0",
+                                                  "bbox": "700 100 1250 720", "flip": flip},
+                            content_type="multipart/form-data")
+        (res,) = reply.get_json()["results"]
+        answers[flip] = res
+    assert answers["default"]["flip_test"] is True and answers["default"]["flip_source"] == "the model's setting"
+    assert answers["off"]["flip_test"] is False and answers["off"]["flip_source"] == "chosen on the page"
+    assert answers["on"]["keypoints"] == answers["default"]["keypoints"] != answers["off"]["keypoints"]
+    bad = client.post("/api/predict", data={"sample": "0", "checkpoint": "0", "flip": "maybe"})
+    assert bad.status_code == 400 and "flip" in bad.get_json()["error"]
+
+
+def test_comparison_gives_per_joint_differences(client, app):
+    info = client.get("/api/info").get_json()
+    mpii = next(s for s in info["samples"] if "005808361" in s["label"])
+    body = client.post("/api/predict", data={"sample": str(mpii["index"]), "checkpoint": "0", "checkpoint_b": "1",
+                                             "flip": "off"}).get_json()
+    rows = body["comparison"]
+    assert len(rows) == 16 and all(r["distance_px"] == 0.0 for r in rows)      # the same model twice
+    assert all(r["a_correct"] == r["b_correct"] for r in rows)
+
+
+def test_sample_preview_and_upload_through_the_detector(client, shared):
+    info = client.get("/api/info").get_json()
+    coco = next(s for s in info["samples"] if "000000196141" in s["label"])
+    preview = client.get(f"/api/sample/{coco['index']}").get_json()
+    assert (preview["width"], preview["height"]) == (640, 429) and preview["box"] is not None
+    assert _png(preview["image"]).shape[1] == 640
+    assert client.get("/api/sample/999").status_code == 400
+    data = (shared / "coco" / "000000196141.jpg").read_bytes()
+    body = client.post("/api/predict", data={"image": (io.BytesIO(data), "crowd.jpg"), "checkpoint": "0"},
+                       content_type="multipart/form-data").get_json()
+    (res,) = body["results"]
+    # no box on an upload: the person detector's boxes, one person each (the whole image when it finds none)
+    assert res["people"] == max(1, len(res["boxes"])) and {k["person"] for k in res["keypoints"]} == set(
+        range(res["people"]))
+    whole = client.post("/api/predict", data={"image": (io.BytesIO(data), "crowd.jpg"), "checkpoint": "0",
+                                              "detector": "none"}, content_type="multipart/form-data").get_json()
+    assert whole["results"][0]["people"] == 1 and whole["results"][0]["boxes"] == []
+
+
 @pytest.mark.parametrize("payload, message", [
     (b"this is not an image at all", "not an image"),
     (b"\xff\xd8\xff\xe0" + b"\x00" * 200, "not an image"),  # truncated JPEG header
@@ -125,6 +179,9 @@ def _free_port() -> int:
 def test_browser_upload_shows_overlay(app, shared, tmp_path):
     chromium, driver_path = _browser_paths()
     webdriver = pytest.importorskip("selenium.webdriver")
+    from urllib.parse import unquote
+
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -145,8 +202,16 @@ def test_browser_upload_shows_overlay(app, shared, tmp_path):
         browser.get(f"http://127.0.0.1:{port}/")
         wait = WebDriverWait(browser, 60)
         wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#checkpoint option")) == 2)
+        assert "trained on synthetic" in browser.find_element(By.ID, "model_info").text
         browser.find_element(By.ID, "image").send_keys(str(shared / MPII_IMAGE))
-        browser.find_element(By.ID, "bbox").send_keys("700 100 1250 720")
+        canvas = browser.find_element(By.ID, "preview")
+        wait.until(lambda b: "1280 x 720 px" in b.find_element(By.ID, "preview_note").text)
+        # draw the person box with the mouse (offsets from the canvas centre): from 55% / 14% to 97% / 99%
+        width, height = canvas.size["width"], canvas.size["height"]
+        ActionChains(browser).move_to_element_with_offset(canvas, int(width * 0.05), int(-height * 0.36)) \
+            .click_and_hold().move_by_offset(int(width * 0.42), int(height * 0.85)).release().perform()
+        box = [float(v) for v in browser.find_element(By.ID, "bbox").get_attribute("value").split()]
+        assert box == pytest.approx([704, 101, 1242, 713], abs=12)            # original image pixels
         Select(browser.find_element(By.ID, "checkpoint_b")).select_by_value("1")
         browser.find_element(By.ID, "run").click()
         overlay = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "img.overlay")))
@@ -154,6 +219,18 @@ def test_browser_upload_shows_overlay(app, shared, tmp_path):
         assert len(browser.find_elements(By.CSS_SELECTOR, "img.overlay")) == 2  # side by side
         assert len(browser.find_elements(By.CSS_SELECTOR, ".grid img")) == 32   # 16 heat maps each
         assert browser.find_element(By.ID, "error").get_attribute("hidden") is not None
+        assert "Per-joint differences" in browser.find_element(By.ID, "comparison").text
+        # the downloads: the JSON record and the PNG overlay
+        json_link, png_link = browser.find_elements(By.CSS_SELECTOR, ".downloads a")[:2]
+        assert json_link.get_attribute("download") == "photo_pose.json".replace("photo", Path(MPII_IMAGE).stem)
+        record = json.loads(unquote(json_link.get_attribute("href").split(",", 1)[1]))
+        assert len(record["keypoints"]) == 16 and record["boxes"] == [pytest.approx(box, abs=0.1)]
+        assert png_link.get_attribute("href").startswith("data:image/png;base64,")
+        # click-to-enlarge a heat map
+        browser.find_elements(By.CSS_SELECTOR, ".grid img")[0].click()
+        wait.until(ec.visibility_of_element_located((By.ID, "lightbox")))
+        browser.find_element(By.ID, "lightbox").click()
+        browser.execute_script("window.scrollTo(0, 0)")
         shot = tmp_path / "gui.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000

@@ -192,12 +192,13 @@ class PosePredictor:
         return crop_image(image, affine, self.input_size, keep_box=keep_box), affine, center, scale
 
     @torch.no_grad()
-    def predict(self, image: np.ndarray, center=None, scale=None, bbox=None) -> PosePrediction:
+    def predict(self, image: np.ndarray, center=None, scale=None, bbox=None, flip: bool | None = None) -> PosePrediction:
         """Keypoints of the person in ``image``.
 
         Args:
             image: ``(H, W, 3)`` uint8 RGB.
             center, scale, bbox: the person box, see :func:`person_box` (default: the whole image).
+            flip: flip testing for this call (None: the predictor's setting).
 
         Returns:
             A :class:`PosePrediction` in original image pixels.
@@ -206,6 +207,7 @@ class PosePredictor:
             ValueError: an invalid box. A model without heat maps (segmentation only) gives NaN
             keypoints and its other outputs in ``extra``.
         """
+        flip = self.flip if flip is None else bool(flip)
         crop, affine, center, scale = self.crop(image, center, scale, bbox)
         x = image_to_tensor(crop).unsqueeze(0).to(self.device).contiguous(memory_format=torch.channels_last)
         out = self.model(x)
@@ -216,15 +218,15 @@ class PosePredictor:
             return PosePrediction(nan, np.full(k, np.nan), self.keypoints, center, scale, np.zeros((k, h, h), np.float32),
                                   crop, affine, False, extra)
         if self.scales:
-            heatmaps = predict_heatmaps_multiscale(self.model, x, self.scales, flip=self.flip, keypoints=self.keypoints)
-        elif self.flip:
+            heatmaps = predict_heatmaps_multiscale(self.model, x, self.scales, flip=flip, keypoints=self.keypoints)
+        elif flip:
             heatmaps = predict_heatmaps(self.model, x, flip=True, keypoints=self.keypoints)
         else:
             heatmaps = output_heatmaps(out).float()
         coords, conf = self.codec.decode(heatmaps.cpu().numpy())
         keypoints = crop_to_original(coords, affine[None])[0]
         return PosePrediction(keypoints, conf[0], self.keypoints, center, scale, heatmaps[0].cpu().numpy(), crop,
-                              affine, self.flip, extra)
+                              affine, flip, extra)
 
     @staticmethod
     def _extra_outputs(out) -> dict:

@@ -151,8 +151,9 @@ def parse_box(form) -> dict:
     return {}
 
 
-def heatmap_tiles(pred, size: int = 96) -> list[dict]:
-    """One small image per predicted joint: its heat map (jet colours) blended over the crop."""
+def heatmap_tiles(pred, size: int = 256) -> list[dict]:
+    """One image per predicted joint: its heat map (jet colours, values clipped to [0, 1]) blended
+    over the crop, ``size`` px square (shown small, enlarged on click)."""
     crop = cv2.resize(pred.crop, (size, size), interpolation=cv2.INTER_AREA)
     tiles = []
     for name, hm in zip(pred.keypoint_set.names, pred.heatmaps):
@@ -175,40 +176,70 @@ def _ground_truth(sample: Sample | None, names: tuple[str, ...]):
     return sample.joints[ids], sample.missing[ids], float(sample.head_size)
 
 
-def analyse(predictor, image: np.ndarray, box: dict, sample: Sample | None, threshold: float) -> dict:
-    """Run one predictor on one image; JSON-ready result (overlay, keypoints, heat maps, PCKh)."""
+def analyse(predictor, image: np.ndarray, boxes: list[dict], sample: Sample | None, threshold: float,
+            flip: bool | None = None) -> dict:
+    """Run one predictor on one image, one person per entry of ``boxes`` (keyword arguments of
+    :meth:`PosePredictor.predict`; ``[{}]``: the whole image); JSON-ready result: overlay (every
+    person), keypoint rows (``person`` index; with ground truth for the first person: distance and
+    correctness), the first person's heat maps, PCKh, the flip setting used and the model's summary."""
     from posekit.pipelines.predict import prediction_overlay
 
-    pred = predictor.predict(image, **box)
-    names = pred.keypoint_set.names
+    preds = [predictor.predict(image, flip=flip, **box) for box in boxes]
+    names = preds[0].keypoint_set.names
     gt = _ground_truth(sample, names)
     correct = dist = None
     if gt is not None:
-        dist = np.linalg.norm(pred.keypoints - gt[0], axis=1) / gt[2]
+        dist = np.linalg.norm(preds[0].keypoints - gt[0], axis=1) / gt[2]
         correct = np.where(np.isfinite(dist), dist <= threshold, False)
     rows = []
-    for j, name in enumerate(names):
-        if not np.isfinite(pred.confidence[j]):
-            continue
-        row = {"joint": name, "x": round(float(pred.keypoints[j, 0]), 1), "y": round(float(pred.keypoints[j, 1]), 1),
-               "confidence": round(float(pred.confidence[j]), 3)}
-        if gt is not None and not gt[1][j]:
-            row["distance"] = round(float(dist[j]), 3)
-            row["correct"] = bool(correct[j])
-        rows.append(row)
+    for k, pred in enumerate(preds):
+        for j, name in enumerate(names):
+            if not np.isfinite(pred.confidence[j]):
+                continue
+            row = {"person": k, "joint": name, "x": round(float(pred.keypoints[j, 0]), 1),
+                   "y": round(float(pred.keypoints[j, 1]), 1), "confidence": round(float(pred.confidence[j]), 3)}
+            if k == 0 and gt is not None and not gt[1][j]:
+                row["distance"] = round(float(dist[j]), 3)
+                row["correct"] = bool(correct[j])
+            rows.append(row)
     evaluated = [r for r in rows if "correct" in r]
-    overlay = prediction_overlay(image, pred, correct=correct, gt_points=None if gt is None else gt[0],
-                                 gt_missing=None if gt is None else gt[1], display_size=DISPLAY_SIZE)
+    overlay = image
+    for k, pred in enumerate(preds):
+        last = k == len(preds) - 1
+        overlay = prediction_overlay(overlay, pred, correct=correct if k == 0 else None,
+                                     gt_points=None if gt is None or k else gt[0],
+                                     gt_missing=None if gt is None or k else gt[1],
+                                     display_size=DISPLAY_SIZE if last else None)
+    first = preds[0]
     return {
         "overlay": png_base64(overlay),
+        "people": len(preds),
+        "boxes": [[round(float(v), 1) for v in b["bbox"]] for b in boxes if "bbox" in b],
         "keypoints": rows,
-        "heatmaps": heatmap_tiles(pred) if np.isfinite(pred.confidence).any() else [],
-        "center": [round(float(v), 1) for v in pred.center],
-        "scale": round(float(pred.scale), 3),
-        "flip_test": pred.flip_test,
+        "heatmaps": heatmap_tiles(first) if np.isfinite(first.confidence).any() else [],
+        "center": [round(float(v), 1) for v in first.center],
+        "scale": round(float(first.scale), 3),
+        "flip_test": first.flip_test,
         "model": predictor.artifact.summary(),
         "pckh": (round(100.0 * sum(r["correct"] for r in evaluated) / len(evaluated), 1) if evaluated else None),
     }
+
+
+def compare(a: dict, b: dict) -> list[dict]:
+    """Per-joint differences of two models' first person (:func:`analyse` results): both
+    positions, their distance in original px and, with ground truth, each one's correctness."""
+    rows_b = {r["joint"]: r for r in b["keypoints"] if r["person"] == 0}
+    out = []
+    for ra in (r for r in a["keypoints"] if r["person"] == 0):
+        rb = rows_b.get(ra["joint"])
+        if rb is None:
+            continue
+        row = {"joint": ra["joint"], "a": [ra["x"], ra["y"]], "b": [rb["x"], rb["y"]],
+               "distance_px": round(math.hypot(ra["x"] - rb["x"], ra["y"] - rb["y"]), 1)}
+        if "correct" in ra and "correct" in rb:
+            row["a_correct"], row["b_correct"] = ra["correct"], rb["correct"]
+        out.append(row)
+    return out
 
 
 def create_app(checkpoints: list[str], samples: str | Path | None = None, device: str = "cpu"):
@@ -230,6 +261,7 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
     checkpoints = [str(c) for c in checkpoints]
     samples = find_samples(Path(samples) if samples else None, checkpoints)
     predictors: dict[int, PosePredictor] = {}
+    detector = {}
     lock = threading.Lock()
     running = threading.BoundedSemaphore(MAX_CONCURRENT_PREDICTIONS)
 
@@ -243,9 +275,11 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
             raise InputError(f"unknown {what} {text!r}: expected 0 .. {len(items) - 1}")
         return index
 
-    def label(path: str) -> str:
-        p = Path(path)
-        return f"{p.parent.name}/{p.name}"
+    def label(index: int) -> str:
+        """Run folder, file and epoch: tells apart every run's best.pt."""
+        p = Path(checkpoints[index])
+        epochs = predictor(index).artifact.trained_on.get("epochs")
+        return f"{p.parent.name}/{p.name}" + (f" (epoch {epochs})" if epochs is not None else "")
 
     def predictor(index: int) -> PosePredictor:
         path = checkpoints[index]
@@ -284,10 +318,31 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
 
     @app.get("/api/info")
     def info():
-        return jsonify(checkpoints=[{"index": i, "label": label(c)} for i, c in enumerate(checkpoints)],
+        models = []
+        for i, c in enumerate(checkpoints):
+            p = predictor(i)
+            models.append({"index": i, "label": label(i), "path": c, "model": p.artifact.summary(),
+                           "trained_on": p.artifact.trained_on, "flip_test": p.flip,
+                           "keypoints": list(p.keypoints.names)})
+        return jsonify(checkpoints=models,
                        samples=[{"index": i, "label": s.label, "has_gt": s.joints is not None}
                                 for i, s in enumerate(samples)],
                        max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+
+    @app.get("/api/sample/<index>")
+    def sample_preview(index):
+        """A sample's picture (shrunk for display), its size and its person box, for the preview."""
+        from posekit.data.dataset import DataError, load_image
+
+        sample = samples[index_of(index, samples, "sample")]
+        try:
+            image = load_image(sample.path)
+        except DataError as e:
+            raise InputError(str(e)) from None
+        scale = min(1.0, DISPLAY_SIZE / max(image.shape[:2]))
+        shown = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        return jsonify(image=png_base64(shown), width=int(image.shape[1]), height=int(image.shape[0]),
+                       box=sample.box.get("bbox"), center=sample.box.get("center"), scale=sample.box.get("scale"))
 
     @app.post("/api/predict")
     def predict():
@@ -315,6 +370,19 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
         box = parse_box(form)
         if not box and sample is not None:
             box = dict(sample.box)
+        boxes = [box]
+        if not box and form.get("detector", "auto") != "none":      # several people: one box each
+            from posekit.decoding.detection import HOGPersonDetector
+
+            try:
+                detector.setdefault("hog", HOGPersonDetector())
+                found = detector["hog"](image)
+            except RuntimeError:
+                found = []
+            boxes = [{"bbox": list(d.box)} for d in found] or [{}]
+        flip = {"": None, "default": None, "on": True, "off": False}.get(form.get("flip", ""), "bad")
+        if flip == "bad":
+            raise InputError(f"flip must be default, on or off, got {form.get('flip')!r}")
         try:
             threshold = float(form.get("threshold") or 0.5)
         except ValueError:
@@ -328,13 +396,15 @@ def create_app(checkpoints: list[str], samples: str | Path | None = None, device
         for c in chosen:
             index = index_of(c or "0", checkpoints, "checkpoint")
             try:
-                res = analyse(predictor(index), image, box, sample, threshold)
+                res = analyse(predictor(index), image, boxes, sample, threshold, flip)
             except ValueError as e:  # e.g. a degenerate box, or one outside the image
                 raise InputError(str(e)) from None
-            results.append({"checkpoint": label(checkpoints[index]), **res})
+            res["flip_source"] = "the model's setting" if flip is None else "chosen on the page"
+            results.append({"checkpoint": label(index), **res})
         has_gt = any(r.get("pckh") is not None for r in results)
         return jsonify(image={"name": name, "width": int(image.shape[1]), "height": int(image.shape[0])},
                        results=results, threshold=threshold, has_gt=has_gt,
+                       comparison=compare(*results) if len(results) == 2 else None,
                        head_size=round(float(sample.head_size), 2) if has_gt else None,
                        head_size_source=sample.head_size_source if has_gt else None)
 
