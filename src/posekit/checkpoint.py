@@ -18,14 +18,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 
 from posekit.keypoints import KeypointSet
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "make_artifact", "save_model", "save_checkpoint",
-           "load_checkpoint", "remove_stale_temporaries"]
+           "atomic_write", "load_checkpoint", "remove_stale_temporaries"]
 
 #: Version of the checkpoint layout written by this posekit (1: before the model artifact).
 FORMAT_VERSION = 2
@@ -166,18 +166,33 @@ def save_checkpoint(state: dict, path: str | Path) -> None:
     :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
     containers/numbers/strings so that it loads with ``weights_only=True``.
     """
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def atomic_write(path: str | Path, content: bytes | Callable[[BinaryIO], None]) -> Path:
+    """Write ``content`` (bytes, or a function writing to a binary file) to ``path`` atomically: a
+    temporary file in the same folder, fsync, rename. Parent folders are created; a crash leaves
+    the previous file intact (and a ``NAME.*.tmp`` file, see :func:`remove_stale_temporaries`).
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            if callable(content):
+                content(f)
+            else:
+                f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _device_error(map_location: Any) -> str | None:

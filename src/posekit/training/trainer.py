@@ -40,6 +40,7 @@ from posekit.data.targets import HeatmapCodec
 from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps
 from posekit.decoding.inference import crop_to_original
 from posekit.evaluation.pckh import pckh
+from posekit.evaluation.samples import sample_scores_from_result
 from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 from posekit.losses import HeatmapMSELoss
 from posekit.models.registry import create_model, load_weights
@@ -47,6 +48,8 @@ from posekit.training.distributed import DistInfo, broadcast_from_main, init_dis
 from posekit.training.optim import build_optimizer, build_scheduler, current_lr, trainable
 
 
+#: Per-sample PCKh scores of the validation that made ``best.pt`` (:mod:`posekit.evaluation.samples`).
+VAL_SAMPLES = "val_samples.npz"
 #: ``train.amp_dtype`` -> autocast dtype.
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -128,7 +131,8 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
 
     Returns:
         dict with ``val_loss``, ``pckh`` (official mean), ``pckh@0.1``, ``per_joint`` (joint name ->
-        PCKh@0.5, %), ``preds`` ``(N, J, 2)`` original pixels.
+        PCKh@0.5, %), ``samples`` (per-sample scores, see :func:`pckh_metrics`), ``preds``
+        ``(N, J, 2)`` original pixels.
     """
     model.eval()
     dataset = loader.dataset
@@ -164,11 +168,13 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
 
     Returns:
         ``pckh`` (mean @0.5), ``pckh@0.1``, ``per_joint`` (joint name -> PCKh@0.5 %, joints of
-        ``joint_ids``); NaN and ``{}`` when there are no head sizes.
+        ``joint_ids``), ``samples`` (the per-sample :class:`~posekit.evaluation.samples.SampleScores`,
+        all K keypoints, those outside ``joint_ids`` not evaluated); NaN, ``{}`` and None when
+        there are no head sizes.
     """
     head_sizes = ann.head_sizes if head_sizes is None else head_sizes
     if head_sizes is None:
-        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}}
+        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}, "samples": None}
     k = len(keypoints)
     full = np.zeros((len(preds), k, 2))
     full[:, list(joint_ids)] = preds
@@ -179,7 +185,9 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
     res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1), keypoints=keypoints)
     per_joint = res.joint_pckh(0.5)
     names = [keypoints.names[j] for j in joint_ids]
-    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names}}
+    samples = sample_scores_from_result(res, ann.joints, head_sizes, ann.image_names, source="validation")
+    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names},
+            "samples": samples}
 
 
 def resolve_model_config(cfg: Config, keypoints: KeypointSet, channel_keypoints: KeypointSet) -> Config:
@@ -212,7 +220,9 @@ class Trainer:
     Files written there: ``config.yaml`` (the resolved config: PBN groups as explicit lists),
     ``metrics.csv`` (one row per epoch: lr, train/val loss, PCKh mean, PCKh@0.1 mean and per
     joint), ``steps.csv`` (global step, epoch, loss, lr), ``last.pt`` (every epoch and every
-    ``checkpoint_every`` steps), ``best.pt`` (best val PCKh), ``summary.json``. Checkpoints are model
+    ``checkpoint_every`` steps), ``best.pt`` (best val PCKh), ``val_samples.npz`` (the per-sample,
+    per-joint PCKh distances of the validation that made ``best.pt``,
+    :mod:`posekit.evaluation.samples`), ``summary.json``. Checkpoints are model
     artifacts (:func:`posekit.load_model` reads them) plus the training state.
 
     Under ``torchrun`` the run is data-parallel (:mod:`posekit.training.distributed`):
@@ -279,6 +289,7 @@ class Trainer:
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
         self.state = TrainState()
+        self.val_samples = None   # per-sample scores of the latest validation (set by evaluate)
 
     # ---------------------------------------------------------------- hooks (overridden by subclasses)
     def train_joint_ids(self) -> tuple[int, ...]:
@@ -343,6 +354,7 @@ class Trainer:
         val = validate(self.model, val_loader, self.codec, self.criterion, self.device,
                        flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
                        amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+        self.val_samples = val["samples"]
         row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
         row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
         return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])
@@ -518,6 +530,8 @@ class Trainer:
         self._save("last.pt")
         if improved:
             self._save("best.pt")
+            if self.dist.is_main and self.val_samples is not None:
+                self.val_samples.save(self.out / VAL_SAMPLES)
         return bool(t.early_stopping and s.bad_epochs >= t.early_stopping)
 
     def _write_metrics(self) -> None:
