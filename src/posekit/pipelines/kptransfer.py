@@ -3,7 +3,8 @@
 :func:`run_kptransfer` trains, into one folder, the S1 network (``s1/``) and the three
 configurations on S2 (``transfer/``, ``frozen/``, ``random/``; see :mod:`posekit.training.transfer`),
 then writes the report (:func:`write_report`): ``pckh_s2.md`` / ``pckh_s2.json`` (per-joint PCKh@0.5
-on S2, the layout of Tables 2-5) and ``convergence.png`` (Fig. 3).
+on S2, the layout of Tables 2-5) and ``convergence.png`` (Fig. 3). :func:`run_kptransfer_seeds`
+repeats it per training seed and reports over seeds (:func:`write_seeds_report`).
 
 **Convergence** (posekit's definition, used for the "epochs to convergence" report): the first
 epoch whose validation PCKh@0.5 mean on S2 reaches ``CONVERGENCE_FRACTION`` (95%) of the best
@@ -22,10 +23,10 @@ from posekit.evaluation.pckh import TABLE_ROWS
 from posekit.evaluation.statistics import finite_or_none, seed_summary, welch_comparison
 from posekit.keypoints import MPII
 from posekit.models.registry import create_model
-from posekit.training.transfer import MODES, TransferTrainer, resolve_split, split_stacks
 from posekit.pipelines.seeds import best_row, find_seed_runs
 from posekit.training.run import SEED_PREFIX, RunFolderError, check_seeds, make_trainer, seed_config, seed_dir
 from posekit.training.trainer import Trainer
+from posekit.training.transfer import MODES, TransferTrainer, resolve_split, split_stacks
 from posekit.viz.plots import plot_band, plt, read_metrics, save_figure
 
 #: Fraction of a run's best validation PCKh that defines convergence (see the module docstring).
@@ -256,8 +257,8 @@ def write_seeds_report(out: str | Path, s1_ids, s2_ids) -> dict:
     Raises:
         FileNotFoundError: a configuration has no seed run.
     """
-    from posekit.pipelines.compare import ScoredInput, compare_inputs, run_samples_file
     from posekit.evaluation.samples import load_sample_scores
+    from posekit.pipelines.compare import ScoredInput, compare_inputs, run_samples_file
 
     out = Path(out)
     s2_ids = tuple(s2_ids)
