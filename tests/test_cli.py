@@ -87,11 +87,15 @@ def test_quickstart_end_to_end_tiny(tmp_path, synthetic_root, shared):
     assert (run / "curves.png").stat().st_size > 10_000
     assert len(list((run / "predict").glob("*_pose.png"))) == 9  # 5 MPII + 4 COCO photos
     assert "Head" in (run / "eval.txt").read_text()
+    from posekit.evaluation.samples import load_sample_scores
+
+    scores = load_sample_scores(run / "eval_samples.npz")   # the evaluation's per-sample scores
+    assert scores.num_samples == 8 and scores.mean(0.5) == pytest.approx(report["pckh@0.5_mean"])
 
 
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "posekit", "--help"], capture_output=True, text=True, check=True)
-    for command in ("quickstart", "train", "evaluate", "predict", "synth"):
+    for command in ("quickstart", "train", "evaluate", "compare", "predict", "synth"):
         assert command in out.stdout
 
 

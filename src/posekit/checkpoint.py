@@ -21,14 +21,14 @@ import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 
 from posekit.keypoints import KeypointSet
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "make_artifact", "save_model", "save_checkpoint",
-           "load_checkpoint", "remove_stale_temporaries", "write_text_atomic", "resolve_device"]
+           "atomic_write", "load_checkpoint", "remove_stale_temporaries", "resolve_device"]
 
 #: Version of the checkpoint layout written by this posekit (1: before the model artifact).
 FORMAT_VERSION = 2
@@ -162,36 +162,42 @@ def remove_stale_temporaries(folder: str | Path, name: str | None = None, older_
     return removed
 
 
-def _atomic_write(path: str | Path, write) -> None:
-    """Call ``write(binary_file)`` on a temporary file beside ``path``, fsync it and rename it to ``path``."""
+def atomic_write(path: str | Path, content: bytes | str | Callable[[BinaryIO], Any]) -> Path:
+    """Write a file atomically: a temporary file in the same folder, fsync, rename to ``path``.
+
+    ``content`` is the file's bytes, a text (written as UTF-8), or a function that fills the
+    temporary file (opened ``"wb"``). Parent folders are created. Readers see the old content or
+    the new one, never a partial file; a crash mid-write leaves the previous file intact (and a
+    ``NAME.*.tmp`` file that :func:`remove_stale_temporaries` cleans).
+
+    Returns:
+        ``path`` (as a :class:`~pathlib.Path`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode("utf-8") if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+    """Write ``state`` to ``path`` atomically (:func:`atomic_write`).
 
-    A crash mid-write leaves the previous checkpoint intact (and a ``NAME.*.tmp`` file that
-    :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
-    containers/numbers/strings so that it loads with ``weights_only=True``.
+    A crash mid-write leaves the previous checkpoint intact. ``state`` must hold only tensors and
+    plain Python containers/numbers/strings so that it loads with ``weights_only=True``.
     """
-    _atomic_write(path, lambda f: torch.save(state, f))
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a text file (UTF-8) atomically, like :func:`save_checkpoint`: readers see the old
-    content or the new one, never a partial file."""
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def resolve_device(name: str | torch.device) -> torch.device:

@@ -6,6 +6,7 @@ Usage::
                      [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
     posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
                      [--flip | --no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
+    ... [--save-samples SAMPLES.npz]      # per-sample, per-joint distances for `posekit compare`
 
 With ``--checkpoint`` the model predicts every sample of ANN, flip-tested (and multi-scale tested)
 as its model artifact says unless ``--flip`` / ``--no-flip`` / ``--scales`` override it, and is
@@ -45,13 +46,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from posekit.data.ground_truth import load_ground_truth
-from posekit.data.predictions import load_predictions
-from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table, pckh, visibility_mask
+from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table
+from posekit.evaluation.samples import sample_scores_from_result
 
 PROG = "posekit evaluate"
 #: Always reported besides --threshold: the table threshold and the Mean@0.1 column.
@@ -76,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--keypoints", default=None,
                         help="keypoint set of ANN / GT / PRED (default: the checkpoint's, or mpii for prediction files)")
     parser.add_argument("--save-predictions", metavar="PRED",
-                        help="with --checkpoint: write the predictions (.npy (16, 2, N), .mat or .json)")
+                        help="with --checkpoint: write the predictions (.npy (16, 2, N), .mat or .json) and, next "
+                             "to them, their per-sample scores PRED_STEM_samples.npz (unless --save-samples)")
+    parser.add_argument("--save-samples", metavar="NPZ",
+                        help="write the per-sample, per-joint PCKh distances (.npz), the input of `posekit compare`")
     parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
     parser.add_argument("--threshold", type=float, default=0.5, metavar="T",
                         help="PCKh threshold for 'per_joint' and the table (default: 0.5); 0.5 and 0.1 are always reported")
@@ -155,45 +159,41 @@ def _evaluate_checkpoint(args: argparse.Namespace):
         raise ValueError(f"--scales must be positive, got {args.scales}")
     if not (args.annotations and args.images):
         raise ValueError("--checkpoint needs --annotations and --images")
+    samples = args.save_samples
+    if args.save_predictions and not samples:
+        pred_path = Path(args.save_predictions)
+        samples = pred_path.with_name(pred_path.stem + "_samples.npz")
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=args.flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
-                                           visibility=args.visibility, scales=args.scales, keypoints=args.keypoints)
+                                           visibility=args.visibility, scales=args.scales, keypoints=args.keypoints,
+                                           save_samples=samples)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
 
 
 def _evaluate_file(args: argparse.Namespace):
-    """Score a prediction file against the ground truth; returns ``(result, number of NaN / inf
-    predictions among the evaluated joints)`` and warns on stderr when there are any."""
+    """Score a prediction file against the ground truth (and save its per-sample scores if asked);
+    returns ``(result, number of NaN / inf predictions among the evaluated joints)`` and warns on
+    stderr when there are any (they are scored as wrong)."""
     if not args.ground_truth:
         raise ValueError("--predictions needs --ground-truth")
     if args.scales:
         raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
-    from posekit.keypoints import get_keypoint_set
+    from posekit.pipelines.evaluate import score_prediction_file
 
-    keypoints = get_keypoint_set(args.keypoints or "mpii")
-    gt = load_ground_truth(args.ground_truth, keypoints)
-    preds = load_predictions(args.predictions, num_joints=len(gt.keypoints))
-    if args.normalize_h5:
-        norm_src = load_ground_truth(args.normalize_h5, gt.keypoints)
-        if norm_src.num_samples != gt.num_samples:
-            raise ValueError(f"{args.normalize_h5} has {norm_src.num_samples} samples, "
-                             f"{args.ground_truth} has {gt.num_samples}")
-        gt = gt.with_head_sizes(norm_src.head_sizes)
-    if preds.shape[0] != gt.num_samples:
-        raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
-                         f"{args.ground_truth} has {gt.num_samples}")
-    mask = visibility_mask(gt.visible, args.visibility)
-    evaluated = ~gt.missing if mask is None else ~gt.missing & mask
-    nonfinite = evaluated & ~np.isfinite(preds).all(-1)
+    result, gt = score_prediction_file(args.predictions, args.ground_truth, keypoints=args.keypoints,
+                                       thresholds=_thresholds(args.threshold), visibility=args.visibility,
+                                       normalize_h5=args.normalize_h5)
+    # pckh() stores an infinite distance exactly where an evaluated prediction is NaN / inf
+    nonfinite = result.evaluated & ~np.isfinite(result.distances)
     if nonfinite.any():
         i, j = (int(v) for v in np.argwhere(nonfinite)[0])
-        print(f"{PROG}: warning: {args.predictions}: {int(nonfinite.sum())} of {int(evaluated.sum())} evaluated joints "
-              f"have a NaN or infinite prediction (first: sample {i}, {gt.keypoints.names[j]}); they are scored as "
-              "wrong", file=sys.stderr)
-    result = pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold), mask=mask,
-                  keypoints=gt.keypoints)
+        print(f"{PROG}: warning: {args.predictions}: {int(nonfinite.sum())} of {int(result.evaluated.sum())} evaluated "
+              f"joints have a NaN or infinite prediction (first: sample {i}, {gt.keypoints.names[j]}); they are "
+              "scored as wrong", file=sys.stderr)
+    if args.save_samples:
+        sample_scores_from_result(result, gt.joints, gt.head_sizes, source=str(args.predictions)).save(args.save_samples)
     return result, int(nonfinite.sum())
 
 

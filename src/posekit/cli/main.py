@@ -13,6 +13,7 @@ COMMANDS = {
     "train": ("posekit.cli.train", "train a model from a YAML config or a packaged config name"),
     "configs": ("posekit.cli.configs", "list the packaged configs, or print one"),
     "evaluate": ("posekit.cli.evaluate", "official MPII PCKh of a prediction file or a checkpoint"),
+    "compare": ("posekit.cli.compare", "A vs B on the same people: PCKh differences, bootstrap CIs, paired tests"),
     "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images and folders"),
     "synth": ("posekit.cli.synth", "write the built-in synthetic people dataset"),
     "export": ("posekit.cli.export", "export a checkpoint's network to ONNX (checked with onnxruntime)"),

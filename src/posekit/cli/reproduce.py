@@ -1,8 +1,9 @@
-"""Reproduce the tables and figures of the source documents: ``posekit reproduce TABLE [--dry-run] | --list``.
+"""Reproduce the tables and figures of the source documents: ``posekit reproduce TABLE [--dry-run] [--seeds S ...] | --list``.
 
 Each table is a list of ``posekit train`` / ``posekit transfer`` commands over the packaged configs
 (:mod:`posekit.pipelines.reproduce`). ``--list`` shows every table; ``--dry-run`` prints the commands
-and a rough time estimate without training anything.
+and a rough time estimate without training anything; ``--seeds 0 1 2`` runs every command once per
+seed and aggregates over the seeds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", nargs="?", help="table id (see --list)")
     p.add_argument("--list", action="store_true", help="list every table and its configs")
     p.add_argument("--dry-run", action="store_true", help="print the commands and a rough time estimate; train nothing")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="run every config once per seed (--seeds of posekit train / transfer) and aggregate over seeds")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
     if args.list or not args.table:
         print(list_tables())
         return 0
-    return run_table(args.table, dry_run=args.dry_run)
+    return run_table(args.table, dry_run=args.dry_run, seeds=args.seeds)

@@ -1,7 +1,9 @@
-"""Train a model from a config: ``posekit train CONFIG [--set key=value ...] [--resume | --overwrite]``.
+"""Train a model from a config: ``posekit train CONFIG [--set key=value ...] [--resume | --overwrite] [--seeds S ...]``.
 
 CONFIG is a YAML file or the name of a packaged config (``posekit configs`` lists them, e.g.
-``quickstart`` or ``hourglass/mpii_8stack``).
+``quickstart`` or ``hourglass/mpii_8stack``). ``--seeds 0 1 2`` trains once per seed into
+``OUTPUT_DIR/seed_<seed>/`` and writes the aggregate over seeds into OUTPUT_DIR (``seeds.json``,
+``seeds.md``, ``curves.png`` with bands; :mod:`posekit.pipelines.seeds`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone-weights", metavar="PATH",
                    help="multitask models: local torchvision VGG16 state dict for the trunk "
                         "(shorthand for --set model.backbone_weights=PATH; nothing is downloaded)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="train once per seed (train.seed) into OUTPUT_DIR/seed_SEED/ and aggregate: mean, standard "
+                        "deviation and 95%% CI across seeds of every metric, curves with bands")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -43,6 +48,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.resume and args.overwrite:
         raise ValueError("give --resume or --overwrite, not both")
+    if args.seeds:
+        from posekit.pipelines.seeds import aggregate_seeds, format_summary_table
+        from posekit.training.run import train_seeds
+
+        train_seeds(cfg, args.seeds, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite,
+                    overrides=overrides)
+        agg = aggregate_seeds(cfg.train.output_dir, title=cfg.name)
+        print("\n".join(format_summary_table(agg["metrics"], ["pckh", "pckh@0.1", "val_loss", "best_epoch"])))
+        print(f"aggregate over seeds {agg['seeds']}: {cfg.train.output_dir}/seeds.json, seeds.md, curves.png")
+        return 0
     summary = train(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite,
                     overrides=overrides)
     print(json.dumps({k: v for k, v in summary.items() if k != "last"}, indent=2))

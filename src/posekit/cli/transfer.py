@@ -7,6 +7,12 @@ Trains the S1 network, then the ``transfer``, ``frozen`` and ``random`` configur
   the paper's Tables 2-5; Mean excludes pelvis and thorax), parameter counts, epochs to convergence;
 * ``convergence.png``: validation PCKh on S2 against epoch for the three configurations (Fig. 3);
 * the run folders ``s1/``, ``transfer/``, ``frozen/``, ``random/`` (metrics.csv, best.pt, ...).
+
+``--seeds 0 1 2`` runs the whole experiment once per training seed into ``--out/seed_<seed>/`` and
+writes the report over seeds into ``--out``: ``pckh_s2_seeds.md`` / ``pckh_s2_seeds.json`` (mean,
+standard deviation and 95% CI across seeds; transfer vs random, transfer vs frozen, frozen vs
+random: Welch's test across seeds and the paired test over the validation people) and
+``convergence.png`` with bands.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set train.epochs=3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="keep finished stages, continue an interrupted one")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="run the experiment once per seed (train.seed) into OUT/seed_SEED/ and report over seeds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -44,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
         cfg.transfer.s2 = list(args.s2)
     resolve_split(cfg.transfer.split, cfg.transfer.s1, cfg.transfer.s2)  # fail before any training
     out = Path(args.out or f"runs/kptransfer_{cfg.transfer.split}")
+    if args.seeds:
+        from posekit.pipelines.kptransfer import run_kptransfer_seeds
+
+        run_kptransfer_seeds(cfg, out, args.seeds, progress=not args.no_progress, resume=args.resume)
+        print((out / "pckh_s2_seeds.md").read_text())
+        print(f"report: {out / 'pckh_s2_seeds.md'}, {out / 'pckh_s2_seeds.json'}, {out / 'convergence.png'}")
+        return 0
     report = run_kptransfer(cfg, out, progress=not args.no_progress, resume=args.resume)
     print((out / "pckh_s2.md").read_text())
     print(json.dumps({m: c["epochs_to_convergence"] for m, c in report["configurations"].items()}))

@@ -100,6 +100,10 @@ class PCKhResult:
         counts: (J,) int, number of evaluated instances per joint (annotated and inside ``mask``).
         num_samples: N.
         keypoints: the keypoint set of the J joints (names, table rows, mean exclusions).
+        distances: (N, J) per-sample distance ``||pred - gt|| / head_size`` (head sizes, a unit-free
+            ratio); ``inf`` where the prediction is not finite. None when not kept.
+        evaluated: (N, J) bool, the instances that count (annotated and inside ``mask``). None
+            when not kept.
     """
 
     thresholds: tuple[float, ...]
@@ -108,6 +112,8 @@ class PCKhResult:
     counts: np.ndarray
     num_samples: int
     keypoints: KeypointSet = MPII
+    distances: np.ndarray | None = None
+    evaluated: np.ndarray | None = None
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -121,6 +127,17 @@ class PCKhResult:
         if hits.size == 0:
             raise KeyError(f"threshold {threshold:g} not evaluated (have {', '.join(map(_threshold_key, self.thresholds))})")
         return int(hits[0])
+
+    def sample_correct(self, threshold: float | None = None) -> np.ndarray:
+        """(N, J) bool: which evaluated instances are correct at ``threshold`` (default: the first).
+
+        Raises:
+            ValueError: the result was made without its per-sample distances.
+        """
+        if self.distances is None or self.evaluated is None:
+            raise ValueError("this PCKh result holds no per-sample distances")
+        t = self.thresholds[self._index(threshold)]
+        return (self.distances <= t) & self.evaluated
 
     def joint_pckh(self, threshold: float | None = None) -> dict[str, float]:
         """Per-joint PCKh (%) at ``threshold`` (default: the first one), keyed by joint name."""
@@ -221,7 +238,8 @@ def pckh(
         keypoints: the keypoint set of the J joints (default: MPII for J = 16).
 
     Returns:
-        :class:`PCKhResult` (percentages 0-100).
+        :class:`PCKhResult` (percentages 0-100), with the (N, J) per-sample distances and
+        evaluated mask (:meth:`PCKhResult.sample_correct`).
 
     Raises:
         ValueError: inconsistent shapes, a keypoint set of another size, a non-finite ground-truth
@@ -276,7 +294,7 @@ def pckh(
     if len(keypoints) != j:
         raise ValueError(f"keypoint set {keypoints.name!r} has {len(keypoints)} keypoints, the arrays have {j}")
     return PCKhResult(thresholds=ts, per_joint=per_joint, correct=correct, counts=counts,
-                      num_samples=n, keypoints=keypoints)
+                      num_samples=n, keypoints=keypoints, distances=scaled, evaluated=evaluated)
 
 
 #: Joint selections of :func:`visibility_mask` (PBN experiments: PCKh on invisible joints).

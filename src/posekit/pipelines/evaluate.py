@@ -14,13 +14,15 @@ import numpy as np
 
 from posekit.config import DataConfig
 from posekit.data.dataset import PoseDataset
-from posekit.data.ground_truth import check_evaluable, load_mpii_ground_truth
+from posekit.data.ground_truth import GroundTruth, check_evaluable, load_ground_truth, load_mpii_ground_truth
+from posekit.data.predictions import load_predictions
 from posekit.decoding.inference import run_inference
 from posekit.decoding.predictor import PosePredictor
 from posekit.evaluation.pckh import PCKhResult, pckh, visibility_mask
+from posekit.evaluation.samples import sample_scores_from_result
 from posekit.keypoints import KEYPOINT_SETS, KeypointSet, get_keypoint_set
 
-__all__ = ["evaluate_checkpoint", "dataset_keypoints"]
+__all__ = ["evaluate_checkpoint", "dataset_keypoints", "score_prediction_file"]
 
 
 def dataset_keypoints(predictor: PosePredictor, keypoints: str | KeypointSet | None = None) -> KeypointSet:
@@ -45,7 +47,8 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
                         flip: bool | None = None, ground_truth: str | Path | None = None, batch_size: int = 32,
                         device: str = "auto", thresholds=(0.5, 0.1), visibility: str = "all",
                         scales: list[float] | None = None, keypoints: str | KeypointSet | None = None,
-                        predictor: PosePredictor | None = None) -> tuple[PCKhResult, np.ndarray, np.ndarray]:
+                        predictor: PosePredictor | None = None, save_samples: str | Path | None = None,
+                        ) -> tuple[PCKhResult, np.ndarray, np.ndarray]:
     """PCKh (at ``thresholds``, default 0.5 and 0.1) of a checkpoint on the samples of an annotation file.
 
     Args:
@@ -58,6 +61,8 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
             visibility flag (:func:`posekit.evaluation.pckh.visibility_mask`, flags of the annotations).
         keypoints: the annotations' keypoint set (default: see :func:`dataset_keypoints`).
         predictor: an already loaded predictor of ``checkpoint`` (saves loading it twice).
+        save_samples: write the per-sample, per-joint scores there (``.npz``,
+            :mod:`posekit.evaluation.samples`), the input of ``posekit compare``.
 
     Returns:
         ``(result, preds, maxvals)``: the :class:`PCKhResult`, ``(N, K, 2)`` predictions in original
@@ -107,4 +112,42 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
     missing[:, not_predicted] = True
     mask = visibility_mask(ann.visible, visibility)
     result = pckh(preds, gt_joints, head_sizes, missing, thresholds=thresholds, mask=mask, keypoints=data_set)
+    if save_samples:
+        sample_scores_from_result(result, gt_joints, head_sizes, ann.image_names,
+                                  source=f"{checkpoint} (flip {'on' if flip_used else 'off'})").save(save_samples)
     return result, preds, maxvals
+
+
+def score_prediction_file(predictions: str | Path, ground_truth: str | Path, keypoints: str | None = None,
+                          thresholds=(0.5, 0.1), visibility: str = "all",
+                          normalize_h5: str | Path | None = None) -> tuple[PCKhResult, GroundTruth]:
+    """PCKh of a prediction file against a ground-truth file (as ``posekit evaluate --predictions``).
+
+    Args:
+        predictions: prediction file (:func:`posekit.data.predictions.load_predictions`).
+        ground_truth: ``gt_valid.mat``, ``valid.h5`` or an annotation json with head sizes.
+        keypoints: the keypoint set name of both (default ``mpii``).
+        visibility: ``"all"``, ``"visible"`` or ``"invisible"`` joints.
+        normalize_h5: an h5 whose ``normalize`` field replaces the ground truth's head sizes.
+
+    Returns:
+        ``(result, gt)``: the :class:`~posekit.evaluation.pckh.PCKhResult` (with per-sample
+        distances) and the :class:`~posekit.data.ground_truth.GroundTruth` it was scored against.
+
+    Raises:
+        FileNotFoundError, ValueError: unreadable files, or sample counts that differ.
+    """
+    gt = load_ground_truth(ground_truth, get_keypoint_set(keypoints or "mpii"))
+    preds = load_predictions(predictions, num_joints=len(gt.keypoints))
+    if normalize_h5:
+        norm_src = load_ground_truth(normalize_h5, gt.keypoints)
+        if norm_src.num_samples != gt.num_samples:
+            raise ValueError(f"{normalize_h5} has {norm_src.num_samples} samples, "
+                             f"{ground_truth} has {gt.num_samples}")
+        gt = gt.with_head_sizes(norm_src.head_sizes)
+    if preds.shape[0] != gt.num_samples:
+        raise ValueError(f"{predictions} has {preds.shape[0]} samples, {ground_truth} has {gt.num_samples}")
+    result = pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=thresholds,
+                  mask=visibility_mask(gt.visible, visibility), keypoints=gt.keypoints)
+    return result, gt
+

@@ -3,7 +3,8 @@
 :func:`run_kptransfer` trains, into one folder, the S1 network (``s1/``) and the three
 configurations on S2 (``transfer/``, ``frozen/``, ``random/``; see :mod:`posekit.training.transfer`),
 then writes the report (:func:`write_report`): ``pckh_s2.md`` / ``pckh_s2.json`` (per-joint PCKh@0.5
-on S2, the layout of Tables 2-5) and ``convergence.png`` (Fig. 3).
+on S2, the layout of Tables 2-5) and ``convergence.png`` (Fig. 3). :func:`run_kptransfer_seeds`
+repeats it per training seed and reports over seeds (:func:`write_seeds_report`).
 
 **Convergence** (posekit's definition, used for the "epochs to convergence" report): the first
 epoch whose validation PCKh@0.5 mean on S2 reaches ``CONVERGENCE_FRACTION`` (95%) of the best
@@ -19,12 +20,14 @@ from pathlib import Path
 
 from posekit.config import Config
 from posekit.evaluation.pckh import TABLE_ROWS
+from posekit.evaluation.statistics import finite_or_none, seed_summary, welch_comparison
 from posekit.keypoints import MPII
 from posekit.models.registry import create_model
-from posekit.training.transfer import MODES, TransferTrainer, resolve_split, split_stacks
-from posekit.training.run import make_trainer
+from posekit.pipelines.seeds import best_row, find_seed_runs
+from posekit.training.run import SEED_PREFIX, RunFolderError, check_seeds, make_trainer, seed_config, seed_dir
 from posekit.training.trainer import Trainer
-from posekit.viz.plots import plt, read_metrics, save_figure
+from posekit.training.transfer import MODES, TransferTrainer, resolve_split, split_stacks
+from posekit.viz.plots import plot_band, plt, read_metrics, save_figure
 
 #: Fraction of a run's best validation PCKh that defines convergence (see the module docstring).
 CONVERGENCE_FRACTION = 0.95
@@ -93,22 +96,24 @@ def pckh_table_row(row: dict, s2_ids) -> dict[str, float]:
     return out
 
 
-def _best_row(rows: list[dict]) -> dict:
-    scored = [r for r in rows if math.isfinite(r.get("pckh", math.nan))]
-    return max(scored, key=lambda r: r["pckh"]) if scored else (rows[-1] if rows else {})
+def plot_convergence(runs: dict[str, Path | list[Path]], out_path: Path,
+                     convergence: dict[str, int | None] | None = None) -> Path:
+    """Validation PCKh@0.5 mean on S2 against epoch for each configuration (the paper's Fig. 3).
 
-
-def plot_convergence(runs: dict[str, Path], out_path: Path, convergence: dict[str, int | None]) -> Path:
-    """Validation PCKh@0.5 mean on S2 against epoch for each configuration (the paper's Fig. 3),
-    with a dotted vertical line at each run's epoch of convergence. ``runs``: label -> metrics.csv."""
+    Args:
+        runs: label -> metrics.csv, or a list of them (the seeds of one configuration: drawn as the
+            mean with a +/- one standard deviation band).
+        convergence: label -> epoch of convergence, drawn as a dotted vertical line.
+    """
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, path in runs.items():
-        rows = [r for r in read_metrics(path) if math.isfinite(r.get("pckh", math.nan))]
-        line, = ax.plot([r["epoch"] for r in rows], [r["pckh"] for r in rows], marker="o", label=label)
-        if convergence.get(label) is not None:
+    for label, paths in runs.items():
+        group = [read_metrics(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+        line = plot_band(ax, group, "pckh", label, marker="o")
+        if line is not None and (convergence or {}).get(label) is not None:
             ax.axvline(convergence[label], color=line.get_color(), linestyle=":", alpha=0.8)
-    ax.set(xlabel="epoch", ylabel="validation PCKh@0.5 mean on S2 (%)",
-           title=f"Convergence (dotted: first epoch >= {CONVERGENCE_FRACTION:.0%} of best)")
+    title = f"Convergence (dotted: first epoch >= {CONVERGENCE_FRACTION:.0%} of best)" if convergence else \
+        "Validation PCKh on S2"
+    ax.set(xlabel="epoch", ylabel="validation PCKh@0.5 mean on S2 (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, out_path, dpi=110)
@@ -135,7 +140,7 @@ def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None) -> dict:
     for mode in MODES:
         rows = read_metrics(out / mode / "metrics.csv")
         curve = [(int(r["epoch"]), r.get("pckh", math.nan)) for r in rows]
-        best = _best_row(rows)
+        best = best_row(rows)
         convergence[mode] = epochs_to_convergence(curve)
         report["configurations"][mode] = {
             "table": pckh_table_row(best, s2_ids),
@@ -162,20 +167,9 @@ def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None) -> dict:
         lines += ["", "| configuration | parameters | trainable |", "|---|---|---|"]
         lines += [f"| {mode} | {params[mode]['total']:,} | {params[mode]['trainable']:,} |" for mode in MODES]
     (out / "pckh_s2.md").write_text("\n".join(lines) + "\n")
-    (out / "pckh_s2.json").write_text(json.dumps(_finite_or_none(report), indent=2))
+    (out / "pckh_s2.json").write_text(json.dumps(finite_or_none(report), indent=2))
     plot_convergence({mode: out / mode / "metrics.csv" for mode in MODES}, out / "convergence.png", convergence)
     return report
-
-
-def _finite_or_none(x):
-    """``x`` with every non-finite float replaced by None (strict JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite_or_none(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def _fit(trainer: Trainer, resume: bool) -> dict:
@@ -214,3 +208,124 @@ def run_kptransfer(cfg: Config, out: str | Path, progress: bool = True, resume: 
         _fit(TransferTrainer(stage, s1_ids, s2_ids, mode, s1_best, progress=progress), resume)
     _fit(make_trainer(_stage_config(cfg, out / "random", s2_ids, 2 * k), progress=progress), resume)
     return write_report(out, s1_ids, s2_ids, parameter_counts(cfg, s1_ids, s2_ids))
+
+
+def run_kptransfer_seeds(cfg: Config, out: str | Path, seeds, progress: bool = True, resume: bool = False) -> dict:
+    """The experiment once per training seed, into ``out/seed_<seed>/`` (each a full
+    :func:`run_kptransfer` folder with its own report), then the report over seeds
+    (:func:`write_seeds_report`). ``train.seed`` changes initialisation, data order and
+    augmentation of every stage; the data are the same for every seed.
+
+    Returns:
+        The JSON report over seeds.
+
+    Raises:
+        KeyError, ValueError: unknown split or joints, odd stack count, no or repeated seeds.
+        RunFolderError: a seed's stage folder holds a run and ``resume`` is not set.
+    """
+    out = Path(out)
+    seeds = check_seeds(seeds)
+    s1_ids, s2_ids = resolve_split(cfg.transfer.split, cfg.transfer.s1, cfg.transfer.s2)
+    if not resume:
+        taken = [str(seed_dir(out, s) / m) for s in seeds for m in ("s1",) + MODES
+                 if (seed_dir(out, s) / m / "last.pt").is_file()]
+        if taken:
+            raise RunFolderError(f"{', '.join(taken)} already hold runs; continue with --resume or choose another --out")
+    for seed in seeds:
+        run_kptransfer(seed_config(cfg, seed, out), seed_dir(out, seed), progress=progress, resume=resume)
+    return write_seeds_report(out, s1_ids, s2_ids)
+
+
+#: Pairs of configurations compared in the report over seeds (A, B): is A better than B?
+SEED_COMPARISONS = (("transfer", "random"), ("transfer", "frozen"), ("frozen", "random"))
+
+
+def write_seeds_report(out: str | Path, s1_ids, s2_ids) -> dict:
+    """Aggregate the seeds of a KPTransfer folder (``out/seed_*/{transfer,frozen,random}``) into
+    ``pckh_s2_seeds.md`` / ``pckh_s2_seeds.json`` and ``convergence.png`` (mean with a +/- one
+    standard deviation band per configuration).
+
+    Per configuration: mean, standard deviation and 95% Student-t CI across seeds of each table row
+    at the best epoch, of the best epoch and of the epochs to convergence. Per pair of
+    :data:`SEED_COMPARISONS`: the difference of seed means with Welch's test (run-to-run noise), and
+    the paired comparison over the validation people of the seed-averaged outcomes
+    (:func:`posekit.pipelines.compare.compare_inputs`), when every run has its ``val_samples.npz``.
+
+    Returns:
+        The JSON report.
+
+    Raises:
+        FileNotFoundError: a configuration has no seed run.
+    """
+    from posekit.evaluation.samples import load_sample_scores
+    from posekit.pipelines.compare import ScoredInput, compare_inputs, run_samples_file
+
+    out = Path(out)
+    s2_ids = tuple(s2_ids)
+    report: dict = {"s1": [MPII.names[j] for j in s1_ids], "s2": [MPII.names[j] for j in s2_ids],
+                    "configurations": {}, "comparisons": []}
+    shown = [name for name in TABLE_ROWS if any(j in s2_ids for j in MPII.table_rows()[name])]
+    means: dict[str, list[float]] = {}
+    groups: dict[str, list[Path]] = {}
+    for mode in MODES:
+        runs = find_seed_runs(out, inner=mode)
+        if not runs:
+            raise FileNotFoundError(f"{out}: no {SEED_PREFIX}<seed>/{mode}/metrics.csv")
+        groups[mode] = [p / "metrics.csv" for p in runs.values()]
+        rows = {s: read_metrics(p / "metrics.csv") for s, p in runs.items()}
+        tables = {s: pckh_table_row(best_row(r), s2_ids) for s, r in rows.items()}
+        conv = [epochs_to_convergence([(int(x["epoch"]), x.get("pckh", math.nan)) for x in r]) for r in rows.values()]
+        entry = {"seeds": list(runs), "table": {n: seed_summary([t[n] for t in tables.values()]).to_dict()
+                                                 for n in shown + ["mean"]},
+                 "best_epoch": seed_summary([best_row(r).get("epoch", math.nan) for r in rows.values()]).to_dict(),
+                 "epochs_to_convergence": seed_summary([math.nan if c is None else c for c in conv]).to_dict()}
+        report["configurations"][mode] = entry
+        means[mode] = [t["mean"] for t in tables.values()]
+    for a, b in SEED_COMPARISONS:
+        item = {"a": a, "b": b, "across_seeds": welch_comparison(means[a], means[b])
+                if len(means[a]) > 1 and len(means[b]) > 1 else None}
+        try:
+            inputs = [ScoredInput(m, [load_sample_scores(run_samples_file(p.parent)) for p in groups[m]],
+                                  [str(p.parent) for p in groups[m]]) for m in (a, b)]
+            paired = compare_inputs(*inputs)
+            item["paired_over_people"] = {k: paired[k] for k in ("mean_diff", "ci95", "p_value", "num_people",
+                                                                 "resamples", "seed")}
+        except FileNotFoundError:
+            item["paired_over_people"] = None
+        report["comparisons"].append(item)
+    n = max(len(v) for v in means.values())
+    header = ["configuration"] + [x.capitalize() for x in shown] + ["Mean", "best epoch", "epochs to convergence"]
+    lines = [f"PCKh@0.5 on S2 = {', '.join(report['s2'])} (S1 = {', '.join(report['s1'])}), {n} seeds: mean +/- "
+             "sample standard deviation across seeds, at each run's best epoch; [95% CI of the mean across "
+             "seeds, Student t] for the Mean.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for mode in MODES:
+        c = report["configurations"][mode]
+        cells = [f"{mode} (n={len(c['seeds'])})"] + [_mean_sd(c["table"][x]) for x in shown] + \
+            [f"{_mean_sd(c['table']['mean'])} {_ci(c['table']['mean']['ci95'])}", _mean_sd(c["best_epoch"]),
+             _mean_sd(c["epochs_to_convergence"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| A vs B | Mean A - B over seeds | Welch 95% CI | Welch p | paired over people: A - B | "
+                  "bootstrap 95% CI | permutation p |", "|---|---|---|---|---|---|---|"]
+    for item in report["comparisons"]:
+        w, pp = item["across_seeds"] or {}, item["paired_over_people"] or {}
+        lines.append(f"| {item['a']} vs {item['b']} | {_f(w.get('diff'))} | {_ci(w.get('ci95'))} | "
+                     f"{_f(w.get('p_value'), '.3g')} | {_f(pp.get('mean_diff'))} | {_ci(pp.get('ci95'))} | "
+                     f"{_f(pp.get('p_value'), '.3g')} |")
+    (out / "pckh_s2_seeds.md").write_text("\n".join(lines) + "\n")
+    report = finite_or_none(report)
+    (out / "pckh_s2_seeds.json").write_text(json.dumps(report, indent=2))
+    plot_convergence(groups, out / "convergence.png")
+    return report
+
+
+def _f(x, fmt: str = ".2f") -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
+
+
+def _ci(ci) -> str:
+    return "-" if not ci or ci[0] is None else f"[{_f(ci[0])}, {_f(ci[1])}]"
+
+
+def _mean_sd(summary: dict) -> str:
+    return f"{_f(summary['mean'])} +/- {_f(summary['std'])}"

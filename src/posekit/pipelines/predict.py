@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from posekit.checkpoint import write_text_atomic
+from posekit.checkpoint import atomic_write
 from posekit.data.dataset import load_image
 from posekit.decoding.detection import Detection, make_detector
 from posekit.decoding.predictor import PosePrediction, PosePredictor
@@ -402,7 +402,7 @@ def predict_to_folder(inferencer: PoseInferencer, inputs: Any, out: str | Path, 
         if result.frame is None:
             stem = _unique_stem(Path(result.source), used)
             json_path, png_path = out / f"{stem}.json", out / f"{stem}_pose.png"
-            write_text_atomic(json_path, json.dumps(result.to_dict(), indent=2))
+            atomic_write(json_path, json.dumps(result.to_dict(), indent=2))
             cv2.imwrite(str(png_path), cv2.cvtColor(_overlay(result), cv2.COLOR_RGB2BGR))
             written.append({"input": result.source, "json": str(json_path), "overlay": str(png_path),
                             "people": len(result.people)})
@@ -421,10 +421,10 @@ def predict_to_folder(inferencer: PoseInferencer, inputs: Any, out: str | Path, 
     for source, v in videos.items():
         v["writer"].release()
         json_path = out / f"{v['stem']}.json"
-        write_text_atomic(json_path, json.dumps({"video": source, "fps": v["fps"], "frames": v["frames"]}, indent=1))
+        atomic_write(json_path, json.dumps({"video": source, "fps": v["fps"], "frames": v["frames"]}, indent=1))
         written.append({"input": source, "json": str(json_path), "overlay": str(v["path"]),
                         "people": sum(len(f["people"]) for f in v["frames"])})
-    write_text_atomic(out / "results_coco.json", json.dumps(coco_results(collected, inferencer.keypoints)))
+    atomic_write(out / "results_coco.json", json.dumps(coco_results(collected, inferencer.keypoints)))
     if inferencer.keypoints.names == MPII.names:
         from scipy.io import savemat
 

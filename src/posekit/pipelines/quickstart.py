@@ -36,7 +36,8 @@ def run_quickstart(config: str = "quickstart", out: str | Path = "runs/quickstar
                    progress: bool = True, log=print) -> dict:
     """Run the quickstart into ``out``; returns the summary written to ``out/quickstart.json``.
 
-    Files: ``metrics.csv``, ``curves.png``, ``eval.txt`` / ``eval.json`` (PCKh of ``best.pt``),
+    Files: ``metrics.csv``, ``curves.png``, ``eval.txt`` / ``eval.json`` / ``eval_samples.npz`` (PCKh of
+    ``best.pt``, per-sample scores for ``posekit compare``),
     ``best.pt`` / ``last.pt`` and ``predict/`` (keypoint JSON and overlays).
 
     Raises:
@@ -54,7 +55,8 @@ def run_quickstart(config: str = "quickstart", out: str | Path = "runs/quickstar
     log("[2/4] evaluating best.pt on the validation split")
     data = prepare_data(cfg.data)
     predictor = PosePredictor.from_checkpoint(out / "best.pt", device="cpu")
-    result, _, _ = evaluate_checkpoint(out / "best.pt", data.val_annotations, data.val_image_dir, predictor=predictor)
+    result, _, _ = evaluate_checkpoint(out / "best.pt", data.val_annotations, data.val_image_dir, predictor=predictor,
+                                       save_samples=out / "eval_samples.npz")
     table = format_table(result)
     log(f"flip testing: {'on' if predictor.flip else 'off'} (the model artifact's setting)\n{table}")
     (out / "eval.txt").write_text(table + "\n")

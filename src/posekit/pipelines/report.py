@@ -9,6 +9,13 @@ mutual-information figure found in the run folder (``*mi*.png``).
 
 Where the PCKh table comes from is stated in the report: ``eval.json`` (the evaluation of
 ``best.pt``) when present, else the ``metrics.csv`` row with the highest validation PCKh.
+
+A **multi-seed folder** (``posekit train --seeds``, :mod:`posekit.pipelines.seeds`) is one column:
+every PCKh cell is the mean over seeds +/- the standard deviation across seeds with the 95%
+Student-t confidence interval of the mean, and its curves are the mean with a +/- one standard
+deviation band. With several runs, a comparison section sets each run against the first on the same
+validation people (:mod:`posekit.pipelines.compare`: paired bootstrap CI and permutation test;
+Welch's test across seeds for multi-seed folders) when their per-sample scores are on disk.
 """
 
 from __future__ import annotations
@@ -45,6 +52,18 @@ class RunSummary:
     pckh_source: str
     mean: float | None
     extra_figures: list[Path] = field(default_factory=list)
+    seed_runs: dict[int, Path] = field(default_factory=dict)
+    spread: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def metrics_files(self) -> list[Path]:
+        """The ``metrics.csv`` of the run, or of every seed of a multi-seed folder."""
+        return [p / "metrics.csv" for p in self.seed_runs.values()] or [self.path / "metrics.csv"]
+
+    @property
+    def model_dir(self) -> Path:
+        """The folder whose ``best.pt`` the examples use (the first seed's for a multi-seed folder)."""
+        return next(iter(self.seed_runs.values()), self.path)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -61,16 +80,19 @@ def _finite(v) -> float | None:
 
 
 def load_run(run_dir: str | Path) -> RunSummary:
-    """Read a run folder.
+    """Read a run folder, or a multi-seed folder (``seed_<seed>/`` run folders) as one column.
 
     Raises:
         FileNotFoundError: the folder, its ``config.yaml`` or its ``metrics.csv`` is missing.
     """
     import yaml
 
+    from posekit.pipelines.seeds import find_seed_runs
     from posekit.viz.plots import read_metrics
 
     run = Path(run_dir)
+    if find_seed_runs(run):
+        return _load_seed_folder(run)
     for name in ("config.yaml", "metrics.csv"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run}: no {name} (is this a posekit run folder?)")
@@ -97,6 +119,30 @@ def load_run(run_dir: str | Path) -> RunSummary:
     return RunSummary(run.name if run.name else str(run), run, config, metrics, per_joint, source, mean, figures)
 
 
+def _load_seed_folder(folder: Path) -> RunSummary:
+    """A multi-seed folder as one report column: PCKh means over seeds with their spread."""
+    import yaml
+
+    from posekit.pipelines.seeds import find_seed_runs, summarize_runs
+    from posekit.viz.plots import read_metrics
+
+    runs = find_seed_runs(folder)
+    first = next(iter(runs.values()))
+    if not (first / "config.yaml").is_file():
+        raise FileNotFoundError(f"{first}: no config.yaml (is this a posekit run folder?)")
+    config = yaml.safe_load((first / "config.yaml").read_text()) or {}
+    agg = summarize_runs(runs)["metrics"]
+    spread = {k[len("pckh_"):]: v for k, v in agg.items() if k.startswith("pckh_")}
+    if "pckh" in agg:
+        spread["mean"] = agg["pckh"]
+    per_joint = {k: v["mean"] for k, v in spread.items() if k != "mean"}
+    source = (f"mean over seeds {', '.join(map(str, runs))} of each seed's best validation epoch (metrics.csv); "
+              "+/- sample standard deviation across seeds, [95% CI of the mean, Student t]")
+    name = folder.name or str(folder)
+    return RunSummary(name, folder, config, read_metrics(first / "metrics.csv"), per_joint, source,
+                      spread.get("mean", {}).get("mean"), [], runs, spread)
+
+
 def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshold: float = 0.5) -> list[Path]:
     """Overlays of ``best.pt`` on the first ``count`` val images, with ground-truth colouring
     (:func:`posekit.pipelines.predict.prediction_overlay`) when the val annotations carry head sizes.
@@ -116,7 +162,7 @@ def example_predictions(run: RunSummary, out_dir: Path, count: int = 3, threshol
     else:
         ann_path = Path(data.get("val_annotations") or "")
         image_dir = Path(data.get("val_image_dir") or data.get("image_dir") or "")
-    ckpt = run.path / "best.pt"
+    ckpt = run.model_dir / "best.pt"
     if not (ckpt.is_file() and ann_path.suffix in (".json", ".h5") and ann_path.is_file()):
         return []
     predictor = PosePredictor.from_checkpoint(ckpt, device="cpu")
@@ -148,6 +194,38 @@ def _fmt(v) -> str:
     return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
 
 
+def _cell(run: RunSummary, key: str, value) -> str:
+    """A PCKh cell: the value, or for a multi-seed folder mean +/- sd [95% CI]."""
+    s = run.spread.get(key)
+    if not s or s.get("mean") is None:
+        return _fmt(value)
+    if s.get("std") is None:
+        return f"{s['mean']:.1f} (1 seed)"
+    return f"{s['mean']:.1f} +/- {s['std']:.1f} [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]"
+
+
+def _comparisons(runs: list[RunSummary]) -> list[list[str]]:
+    """Rows "run vs first run" of the comparison table (runs without per-sample scores are skipped)."""
+    from posekit.pipelines.compare import compare_inputs, load_input
+
+    try:
+        base = load_input(str(runs[0].path))
+    except (FileNotFoundError, ValueError):
+        return []
+    rows = []
+    for r in runs[1:]:
+        try:
+            res = compare_inputs(load_input(str(r.path)), base)
+        except (FileNotFoundError, ValueError):
+            continue
+        welch = res.get("seeds", {}).get("welch")
+        rows.append([f"{r.name} - {runs[0].name}", f"{res['mean_diff']:.2f}",
+                     f"[{res['ci95'][0]:.2f}, {res['ci95'][1]:.2f}]", f"{res['p_value']:.3g}",
+                     "-" if not welch else f"{welch['diff']:.2f} [{welch['ci95'][0]:.2f}, {welch['ci95'][1]:.2f}], "
+                                           f"p {welch['p_value']:.3g}"])
+    return rows
+
+
 def _fmt_config(v) -> str:
     return "-" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
 
@@ -161,7 +239,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, examples: int 
     Raises:
         FileNotFoundError: a run folder is not a posekit run (see :func:`load_run`).
     """
-    from posekit.viz.plots import plot_training_curves
+    from posekit.viz.plots import plot_training_curves, read_metrics
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +248,7 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, examples: int 
     if len(set(names)) < len(names):  # distinct labels for runs with equal folder names
         for i, r in enumerate(runs):
             r.name = f"{r.name}-{i}"
-    curves = plot_training_curves({r.name: r.path / "metrics.csv" for r in runs}, out / "curves.png")
+    curves = plot_training_curves({r.name: r.metrics_files for r in runs}, out / "curves.png")
 
     # (kind, payload) blocks rendered to both markdown and HTML
     blocks: list[tuple[str, object]] = [("h1", "posekit training report"),
@@ -178,19 +256,35 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, examples: int 
     blocks.append(("h2", "Configuration"))
     header = ["field"] + [r.name for r in runs]
     rows = [[f"{s}.{k}"] + [_fmt_config(r.config.get(s, {}).get(k)) for r in runs] for s, k in SUMMARY_FIELDS]
-    rows.append(["epochs run"] + [str(len(r.metrics)) for r in runs])
+    rows.append(["epochs run"] + [str(len(r.metrics)) if not r.seed_runs else
+                                  ", ".join(str(len(read_metrics(f))) for f in r.metrics_files) for r in runs])
+    if any(r.seed_runs for r in runs):
+        rows.append(["seeds"] + [", ".join(map(str, r.seed_runs)) or "-" for r in runs])
     blocks.append(("table", (header, rows)))
 
     blocks.append(("h2", "PCKh@0.5 per joint (%)"))
     joints = list(dict.fromkeys(j for r in runs for j in r.joint_names if any(j in q.per_joint for q in runs)))
-    rows = [[j] + [_fmt(r.per_joint.get(j)) for r in runs] for j in joints]
+    rows = [[j] + [_cell(r, j, r.per_joint.get(j)) for r in runs] for j in joints]
     header = ["joint"] + header[1:]
-    rows.append(["**mean** (official PCKh mean)"] + [_fmt(r.mean) for r in runs])
+    rows.append(["**mean** (official PCKh mean)"] + [_cell(r, "mean", r.mean) for r in runs])
     blocks.append(("table", (header, rows)))
     blocks.append(("p", "Source: " + "; ".join(f"{r.name}: {r.pckh_source}" for r in runs)))
 
+    compared = _comparisons(runs) if len(runs) > 1 else []
+    if compared:
+        blocks.append(("h2", f"Differences to {runs[0].name} (PCKh@0.5 Mean, points)"))
+        blocks.append(("table", (["runs", "difference", "95% CI (bootstrap over people)", "p (permutation)",
+                                  "across seeds: difference [Welch 95% CI], p"], compared)))
+        blocks.append(("p", "Paired over the same validation people (10000 bootstrap resamples and sign flips, "
+                            "seed 0; posekit compare gives the per-joint numbers). A multi-seed folder is "
+                            "compared through its per-person success rate over seeds; Welch's test across "
+                            "seeds measures the difference against run-to-run variation."))
+
     blocks.append(("h2", "Training curves"))
-    blocks.append(("img", (curves.name, "loss and val PCKh@0.5 against epoch")))
+    caption = "loss and val PCKh@0.5 against epoch" + (
+        "; multi-seed folders: mean over seeds with a +/- one standard deviation band" if any(r.seed_runs for r in runs)
+        else "")
+    blocks.append(("img", (curves.name, caption)))
 
     for r in runs:
         shots = example_predictions(r, out, examples) if examples else []

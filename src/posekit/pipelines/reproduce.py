@@ -103,16 +103,26 @@ def list_tables() -> str:
     return "\n".join(lines)
 
 
-def run_table(name: str, dry_run: bool = False, log=print) -> int:
+def run_table(name: str, dry_run: bool = False, log=print, seeds: list[int] | None = None) -> int:
     """Print a table's commands with time estimates and (unless ``dry_run``) run them in turn in
     the working folder; returns the first failing exit code, or 0.
 
+    Args:
+        seeds: run every command once per seed (``--seeds S ...`` of ``posekit train`` /
+            ``posekit transfer``: one sub-folder per seed and the aggregate over seeds, with mean,
+            standard deviation and 95% CI of every metric); the estimate is multiplied accordingly.
+
     Raises:
-        ValueError: unknown table name.
+        ValueError: unknown table name, or repeated seeds.
     """
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; `posekit reproduce --list` shows them")
+    if seeds is not None and len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
     desc, runs = TABLES[name]
+    if seeds:
+        runs = [{**r, "argv": r["argv"] + ["--seeds", *map(str, seeds)], "trainings": r["trainings"] * len(seeds)}
+                for r in runs]
     log(f"{name}: {desc}")
     total = 0.0
     for r in runs:

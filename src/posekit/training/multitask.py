@@ -213,6 +213,7 @@ class MultiTaskTrainer(Trainer):
         val = validate_multitask(self.model, val_loader, self.codec, self.criterion, self.device, m.num_classes,
                                  head_sizes=self.val_head_sizes, pck_dist_factor=m.pck_dist_factor,
                                  amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+        self.val_samples = val.get("samples")
         row = {k: v for k, v in val.items() if np.isscalar(v)}
         row.update({f"pckh_{k}": v for k, v in val.get("per_joint", {}).items()})
         row.update(skip_columns("val", val["skipped"], len(val["indices"])))

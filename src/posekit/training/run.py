@@ -20,7 +20,11 @@ from posekit.config import Config, MultiTaskConfig, apply_overrides, config_diff
 from posekit.training.multitask import MultiTaskTrainer
 from posekit.training.trainer import Trainer
 
-__all__ = ["RunFolderError", "make_trainer", "resume_config", "train", "RESUMABLE_CHANGES"]
+__all__ = ["RunFolderError", "make_trainer", "resume_config", "train", "train_seeds", "seed_dir", "seed_config",
+           "RESUMABLE_CHANGES", "SEED_PREFIX"]
+
+#: Sub-folder name of one seed's run in a multi-seed folder: ``seed_<seed>``.
+SEED_PREFIX = "seed_"
 
 #: Config keys a resumed run may change (everything else must match the run's saved config).
 RESUMABLE_CHANGES = ("name", "train.epochs", "train.early_stopping", "train.val_every", "train.checkpoint_every",
@@ -88,3 +92,58 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, overwrite: b
     if resume and not trainer.resume():
         print(f"no checkpoint in {trainer.out}; starting from scratch")
     return trainer.fit()
+
+
+def seed_dir(folder: str | Path, seed: int) -> Path:
+    """The run folder of ``seed`` inside a multi-seed folder: ``folder/seed_<seed>``."""
+    return Path(folder) / f"{SEED_PREFIX}{int(seed)}"
+
+
+def seed_config(cfg: Config, seed: int, folder: str | Path | None = None) -> Config:
+    """A copy of ``cfg`` for one seed: ``train.seed = seed`` and its output in
+    :func:`seed_dir` of ``folder`` (default ``cfg.train.output_dir``)."""
+    out = copy.deepcopy(cfg)
+    out.train.seed = int(seed)
+    out.train.output_dir = str(seed_dir(folder if folder is not None else cfg.train.output_dir, seed))
+    return out
+
+
+def check_seeds(seeds) -> list[int]:
+    """``seeds`` as a list of distinct ints.
+
+    Raises:
+        ValueError: empty, or a seed repeated.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    return seeds
+
+
+def train_seeds(cfg: Config, seeds, resume: bool = False, progress: bool = True, overwrite: bool = False,
+                overrides: list[str] | None = None) -> dict[int, dict]:
+    """One training of ``cfg`` per seed, into ``cfg.train.output_dir/seed_<seed>`` (:func:`seed_config`).
+
+    ``train.seed`` sets the network's initialisation, the data order and the augmentation; the data
+    itself (for synthetic people: ``data.synthetic_seed``) is the same for every seed, so the runs
+    differ only by training randomness and are scored on the same validation people. Every seed
+    folder is checked (as :func:`train` would) before anything is trained.
+
+    Returns:
+        seed -> the run's summary.
+
+    Raises:
+        ValueError: no seed or a repeated one. RunFolderError: a seed folder holds a run and neither
+            ``resume`` nor ``overwrite`` is set (all such folders are named).
+    """
+    seeds = check_seeds(seeds)
+    configs = {s: seed_config(cfg, s) for s in seeds}
+    if not (resume or overwrite):
+        taken = [c.train.output_dir for c in configs.values() if (Path(c.train.output_dir) / "last.pt").is_file()]
+        if taken:
+            raise RunFolderError(f"{', '.join(taken)} already hold a run (last.pt); continue with --resume, replace "
+                                 "with --overwrite, or choose another --output-dir")
+    return {s: train(c, resume=resume, progress=progress, overwrite=overwrite, overrides=overrides)
+            for s, c in configs.items()}

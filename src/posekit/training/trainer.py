@@ -30,12 +30,12 @@ from tqdm import tqdm
 from posekit.checkpoint import (
     FORMAT_VERSION,
     ModelArtifact,
+    atomic_write,
     load_checkpoint,
     make_artifact,
     remove_stale_temporaries,
     resolve_device,
     save_checkpoint,
-    write_text_atomic,
 )
 from posekit.config import Config, PBNConfig, config_to_dict, config_yaml
 from posekit.data.annotations import load_annotations
@@ -46,6 +46,7 @@ from posekit.data.targets import HeatmapCodec
 from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps
 from posekit.decoding.inference import crop_to_original
 from posekit.evaluation.pckh import pckh
+from posekit.evaluation.samples import sample_scores_from_result
 from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 from posekit.losses import HeatmapMSELoss
 from posekit.models.registry import create_model, load_matching_weights, load_weights, read_artifact
@@ -55,6 +56,8 @@ from posekit.training.optim import build_optimizer, build_scheduler, current_lr,
 
 log = logging.getLogger(__name__)
 
+#: Per-sample PCKh scores of the validation that made ``best.pt`` (:mod:`posekit.evaluation.samples`).
+VAL_SAMPLES = "val_samples.npz"
 #: ``train.amp_dtype`` -> autocast dtype.
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -132,8 +135,9 @@ def validate(model: nn.Module, loader: DataLoader, codec: HeatmapCodec, criterio
 
     Returns:
         dict with ``val_loss``, ``pckh`` (official mean), ``pckh@0.1``, ``per_joint`` (joint name ->
-        PCKh@0.5, %), ``preds`` ``(M, J, 2)`` original pixels and ``indices`` ``(M,)``: the M
-        evaluated samples, ``skipped`` (reason -> count of the dropped samples).
+        PCKh@0.5, %), ``samples`` (per-sample scores of the M evaluated samples, see
+        :func:`pckh_metrics`), ``preds`` ``(M, J, 2)`` original pixels and ``indices`` ``(M,)``: the
+        M evaluated samples, ``skipped`` (reason -> count of the dropped samples).
 
     Raises:
         DataError: every sample was dropped.
@@ -218,11 +222,13 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
 
     Returns:
         ``pckh`` (mean @0.5), ``pckh@0.1``, ``per_joint`` (joint name -> PCKh@0.5 %, joints of
-        ``joint_ids``); NaN and ``{}`` when there are no head sizes.
+        ``joint_ids``), ``samples`` (the per-sample :class:`~posekit.evaluation.samples.SampleScores`,
+        all K keypoints, those outside ``joint_ids`` not evaluated); NaN, ``{}`` and None when
+        there are no head sizes.
     """
     head_sizes = ann.head_sizes if head_sizes is None else head_sizes
     if head_sizes is None:
-        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}}
+        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}, "samples": None}
     k = len(keypoints)
     full = np.zeros((len(preds), k, 2))
     full[:, list(joint_ids)] = preds
@@ -233,7 +239,9 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
     res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1), keypoints=keypoints)
     per_joint = res.joint_pckh(0.5)
     names = [keypoints.names[j] for j in joint_ids]
-    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names}}
+    samples = sample_scores_from_result(res, ann.joints, head_sizes, ann.image_names, source="validation")
+    return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names},
+            "samples": samples}
 
 
 def resolve_model_config(cfg: Config, keypoints: KeypointSet, channel_keypoints: KeypointSet) -> Config:
@@ -266,7 +274,9 @@ class Trainer:
     Files written there: ``config.yaml`` (the resolved config: PBN groups as explicit lists),
     ``metrics.csv`` (one row per epoch: lr, train/val loss, PCKh mean, PCKh@0.1 mean and per
     joint), ``steps.csv`` (global step, epoch, loss, lr), ``last.pt`` (every epoch and every
-    ``checkpoint_every`` steps), ``best.pt`` (best val PCKh), ``summary.json``. Checkpoints are model
+    ``checkpoint_every`` steps), ``best.pt`` (best val PCKh), ``val_samples.npz`` (the per-sample,
+    per-joint PCKh distances of the validation that made ``best.pt``,
+    :mod:`posekit.evaluation.samples`), ``summary.json``. Checkpoints are model
     artifacts (:func:`posekit.load_model` reads them) plus the training state.
 
     Under ``torchrun`` the run is data-parallel (:mod:`posekit.training.distributed`):
@@ -336,6 +346,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, t)
         self.state = TrainState()
         self.empty_batches = 0   # training batches of the current epoch without any target
+        self.val_samples = None   # per-sample scores of the latest validation (set by evaluate)
 
     def check_validation_ground_truth(self) -> np.ndarray | None:
         """Check, before anything is trained or written, that the validation split can be scored:
@@ -428,6 +439,7 @@ class Trainer:
         val = validate(self.model, val_loader, self.codec, self.criterion, self.device,
                        flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
                        amp_dtype=self.amp_dtype, memory_format=self.memory_format)
+        self.val_samples = val["samples"]
         row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
         row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
         row.update(skip_columns("val", val["skipped"], len(val["indices"])))
@@ -518,7 +530,7 @@ class Trainer:
         steps = self.out / "steps.csv"
         if steps.is_file() and self.dist.is_main:  # drop steps the interrupted run logged after this checkpoint
             lines = steps.read_text().splitlines(keepends=True)
-            write_text_atomic(steps, "".join(lines[: 1 + self.state.global_step]))
+            atomic_write(steps, "".join(lines[: 1 + self.state.global_step]))
         return True
 
     def _save(self, name: str) -> None:
@@ -528,12 +540,12 @@ class Trainer:
     # ---------------------------------------------------------------- loop
     def fit(self) -> dict:
         """Train until ``cfg.train.epochs`` or early stopping; returns the summary dict."""
-        t, s = self.cfg.train, self.state
+        s = self.state
         main = self.dist.is_main
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(self.out)
-            write_text_atomic(self.out / "config.yaml", config_yaml(self.cfg))
+            atomic_write(self.out / "config.yaml", config_yaml(self.cfg))
             if s.step_in_epoch == 0 and s.epoch == 0:
                 (self.out / "steps.csv").write_text("global_step,epoch,loss,lr\n")
         with RunLog(self.out if main else None, self.cfg.train.tensorboard and main) as self.run_log:
@@ -602,7 +614,7 @@ class Trainer:
                    "last": s.history[-1] if s.history else {}, "train_seconds": time.time() - start,
                    "skipped": self.skipped_summary()}
         if main:
-            write_text_atomic(self.out / "summary.json", json.dumps(summary, indent=2))
+            atomic_write(self.out / "summary.json", json.dumps(summary, indent=2))
         return summary
 
     def skipped_summary(self) -> dict:
@@ -665,6 +677,8 @@ class Trainer:
         self._save("last.pt")
         if improved:
             self._save("best.pt")
+            if self.dist.is_main and self.val_samples is not None:
+                self.val_samples.save(self.out / VAL_SAMPLES)
         return bool(t.early_stopping and s.bad_epochs >= t.early_stopping)
 
     def _write_metrics(self) -> None:
@@ -677,9 +691,7 @@ class Trainer:
         writer = csv.DictWriter(text, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.state.history)
-        write_text_atomic(self.out / "metrics.csv", text.getvalue())
-
-
+        atomic_write(self.out / "metrics.csv", text.getvalue())
 
 
 def _clock(seconds: float) -> str:

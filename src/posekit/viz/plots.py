@@ -1,11 +1,13 @@
-"""Training curves from a run's ``metrics.csv`` (matplotlib, headless)."""
+"""Training curves from a run's ``metrics.csv``, with bands over seeds (matplotlib, headless)."""
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,25 +24,62 @@ def read_metrics(path: str | Path) -> list[dict]:
                 for row in csv.DictReader(f)]
 
 
-def plot_training_curves(runs: dict[str, str | Path], out_path: str | Path) -> Path:
+def epoch_band(rows_per_run: list[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-epoch mean and spread of one ``metrics.csv`` column over several runs (seeds).
+
+    Args:
+        rows_per_run: each run's rows (:func:`read_metrics`).
+        key: the column, e.g. ``"pckh"`` or ``"train_loss"``.
+
+    Returns:
+        ``(epochs, mean, std, n)``, each (E,): the epochs where at least one run has a finite value,
+        the mean over those runs, their sample standard deviation (``ddof=1``; 0 for one run) and
+        how many runs contributed (fewer at the end when early stopping ended some runs sooner).
+    """
+    values: dict[float, list[float]] = {}
+    for rows in rows_per_run:
+        for r in rows:
+            v = r.get(key, math.nan)
+            if math.isfinite(v):
+                values.setdefault(r["epoch"], []).append(v)
+    epochs = np.array(sorted(values), dtype=np.float64)
+    stacks = [np.asarray(values[e]) for e in epochs]
+    mean = np.array([x.mean() for x in stacks])
+    std = np.array([x.std(ddof=1) if len(x) > 1 else 0.0 for x in stacks])
+    return epochs, mean, std, np.array([len(x) for x in stacks])
+
+
+def plot_band(ax, rows_per_run: list[list[dict]], key: str, label: str, **style):
+    """Plot a column against epoch: the line for one run, or for several runs (seeds) their mean
+    with a shaded band of +/- one standard deviation across runs. Returns the line (None if empty)."""
+    epochs, mean, std, _ = epoch_band(rows_per_run, key)
+    if not len(epochs):
+        return None
+    label = label if len(rows_per_run) == 1 else f"{label} (mean of {len(rows_per_run)}, band +/- 1 sd)"
+    line, = ax.plot(epochs, mean, label=label, **style)
+    if len(rows_per_run) > 1:
+        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def plot_training_curves(runs: dict[str, str | Path | list], out_path: str | Path) -> Path:
     """Plot train/val loss and val PCKh@0.5 (%) against epoch for one or several runs.
 
     Args:
-        runs: label -> path of the run's ``metrics.csv``.
+        runs: label -> path of the run's ``metrics.csv``, or a list of such paths (the seeds of
+            one configuration: drawn as the mean with a +/- one standard deviation band).
         out_path: PNG to write.
 
     Returns:
         The written path.
     """
     fig, (ax_loss, ax_pck) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, path in runs.items():
-        rows = read_metrics(path)
-        epochs = [r["epoch"] for r in rows]
-        ax_loss.plot(epochs, [r["train_loss"] for r in rows], label=f"{label} train")
-        if rows and "val_loss" in rows[0]:
-            ax_loss.plot(epochs, [r.get("val_loss", float("nan")) for r in rows], "--", label=f"{label} val")
-        if rows and "pckh" in rows[0]:
-            ax_pck.plot(epochs, [r.get("pckh", float("nan")) for r in rows], marker="o", label=label)
+    for label, paths in runs.items():
+        group = [read_metrics(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+        line = plot_band(ax_loss, group, "train_loss", f"{label} train")
+        color = {} if line is None else {"color": line.get_color()}
+        plot_band(ax_loss, group, "val_loss", f"{label} val", linestyle="--", **color)
+        plot_band(ax_pck, group, "pckh", label, marker="o", **color)
     ax_loss.set(xlabel="epoch", ylabel="loss (MSE, summed over stacks)", yscale="log", title="Loss")
     ax_pck.set(xlabel="epoch", ylabel="PCKh@0.5 mean (%)", title="Validation PCKh@0.5", ylim=(0, 100))
     for ax in (ax_loss, ax_pck):
@@ -67,8 +106,6 @@ def plot_mutual_information(mi, out_path: str | Path, names: list[str] | None = 
     Returns:
         The written path.
     """
-    import numpy as np
-
     mi = np.asarray(mi, dtype=np.float64)
     j = len(mi)
     names = list(names) if names is not None else [str(i) for i in range(j)]
