@@ -18,14 +18,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 
 from posekit.keypoints import KeypointSet
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "ModelArtifact", "make_artifact", "save_model", "save_checkpoint",
-           "load_checkpoint", "remove_stale_temporaries"]
+           "load_checkpoint", "remove_stale_temporaries", "atomic_write"]
 
 #: Version of the checkpoint layout written by this posekit (1: before the model artifact).
 FORMAT_VERSION = 2
@@ -47,10 +47,14 @@ class ModelArtifact:
         keypoints: the keypoints of the model's output channels, in channel order.
         input: the input contract: RGB in [0, 1], NCHW float32 (``"size"`` crop pixels); ``mean`` /
             ``std`` are the normalisation the network applies inside its forward.
-        crop: how a person becomes the input crop: ``mode`` (``center_scale``), ``scale_factor``
-            (box side = ``scale * 200 * scale_factor`` px around ``center``), ``input_size``.
+        crop: how a raw MPII person box (``center``, ``scale``) becomes the input crop: ``mode``
+            (``center_scale`` or ``seed002``), ``scale_factor`` and ``center_shift`` (box side =
+            ``scale * 200 * scale_factor`` px around ``center`` moved down by ``center_shift * scale``
+            px; a checkpoint written before ``center_shift`` existed has none and is cropped without
+            a shift, as it was trained), ``input_size``.
         codec: the heat-map codec: ``input_size``, ``heatmap_size``, ``sigma`` (heat-map px) and
-            ``decoding`` (the convention that maps heat-map pixels to crop pixels).
+            ``decoding`` (the convention that maps heat-map pixels to original pixels:
+            :data:`posekit.data.targets.DECODINGS`).
         eval: evaluation defaults: ``flip_test`` (bool), ``scales`` (list or None).
         trained_on: provenance: dataset, keypoint set, epochs, validation PCKh, ... (informative).
         extra: family-specific facts (e.g. a KPTransfer model's S1 joints).
@@ -111,16 +115,18 @@ class ModelArtifact:
 def make_artifact(spec: dict, keypoints: KeypointSet, input_size: int, heatmap_size: int, sigma: float,
                   crop_mode: str = "center_scale", scale_factor: float = 1.25, flip_test: bool = True,
                   scales: list[float] | None = None, decoding: str = "posekit", trained_on: dict | None = None,
-                  extra: dict | None = None) -> ModelArtifact:
+                  extra: dict | None = None, center_shift: float = 15.0) -> ModelArtifact:
     """The artifact of a network built by :func:`posekit.create_model` (``spec`` is its
     ``posekit_spec``): input contract from its ``input_mean`` / ``input_std`` arguments, crop and
-    codec from the given sizes (crop px / heat-map px), evaluation defaults."""
+    codec from the given sizes (crop px / heat-map px), evaluation defaults. ``scale_factor`` and
+    ``center_shift`` default to the MPII crop protocol (x 1.25, centre y + 15 x scale)."""
     kwargs = spec["kwargs"]
     return ModelArtifact(
         arch=spec["arch"], arch_kwargs=kwargs, keypoints=keypoints,
         input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": int(input_size),
                "mean": kwargs.get("input_mean"), "std": kwargs.get("input_std")},
-        crop={"mode": crop_mode, "scale_factor": float(scale_factor), "input_size": int(input_size)},
+        crop={"mode": crop_mode, "scale_factor": float(scale_factor), "center_shift": float(center_shift),
+              "input_size": int(input_size)},
         codec={"input_size": int(input_size), "heatmap_size": int(heatmap_size), "sigma": float(sigma),
                "decoding": decoding},
         eval={"flip_test": bool(flip_test), "scales": scales}, trained_on=dict(trained_on or {}),
@@ -159,25 +165,34 @@ def remove_stale_temporaries(folder: str | Path, name: str | None = None, older_
     return removed
 
 
-def save_checkpoint(state: dict, path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write a file atomically: ``write(f)`` fills a temporary file in the same folder (opened
+    ``"wb"``), which is fsynced and renamed to ``path``; parent folders are created.
 
-    A crash mid-write leaves the previous checkpoint intact (and a ``NAME.*.tmp`` file that
-    :func:`remove_stale_temporaries` cleans). ``state`` must hold only tensors and plain Python
-    containers/numbers/strings so that it loads with ``weights_only=True``.
+    A crash mid-write leaves any previous file at ``path`` intact (and a ``NAME.*.tmp`` file that
+    :func:`remove_stale_temporaries` cleans).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(state: dict, path: str | Path) -> None:
+    """Write ``state`` to ``path`` atomically (:func:`atomic_write`).
+
+    ``state`` must hold only tensors and plain Python containers/numbers/strings so that it loads
+    with ``weights_only=True``.
+    """
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _device_error(map_location: Any) -> str | None:

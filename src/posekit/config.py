@@ -80,7 +80,13 @@ class DataConfig:
     heatmap_size: int = 64                  # heat-map side, heat-map pixels
     sigma: float = 1.0                      # Gaussian std, heat-map pixels
     crop: str = choice("center_scale", ("center_scale", "seed002"))
-    scale_factor: float = 1.25              # enlargement of the scale*200 px person box
+    # The MPII crop protocol (posekit.data.transforms): the crop is the square of side
+    # scale * 200 * scale_factor px around the raw person centre moved down by center_shift * scale px.
+    scale_factor: float = 1.25              # enlargement of the raw scale*200 px person box
+    center_shift: float = 15.0              # downward centre shift, in units of the raw scale
+    # what the annotation files' center/scale hold: auto (h5: the adjusted MPII box, json: the raw one),
+    # mpii_raw or mpii_adjusted; the files are read into raw boxes, the protocol is applied once
+    box_convention: str = choice("auto", ("auto", "mpii_raw", "mpii_adjusted"))
     on_error: str = choice("raise", ("raise", "skip"))   # bad samples stop or are skipped and counted
     num_workers: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -104,14 +110,15 @@ class DataConfig:
 
 @dataclass
 class HourglassConfig:
-    """Stacked hourglass (Newell et al. 2016); ``stem: reduced`` is the reduced-stem variant."""
+    """Stacked hourglass (Newell et al. 2016); ``stem: reduced`` is the reduced-stem variant,
+    ``stem: bearpaw`` the stem of bearpaw/pytorch-pose's ``hg``."""
 
     family: ClassVar[str] = "hourglass"
     name: str = "hourglass"
     num_stacks: int = 2
     num_features: int = 256
     depth: int = 4
-    stem: str = choice("newell", ("newell", "reduced"))
+    stem: str = choice("newell", ("newell", "reduced", "bearpaw"))
     stem_width: int = 64                    # first stem width (64 in the papers; smaller for CPU quick runs)
 
     def create_kwargs(self, keypoints) -> dict:

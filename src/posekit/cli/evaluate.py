@@ -2,10 +2,16 @@
 
 Usage::
 
-    posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
-                     [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
-    posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
+    posekit evaluate --predictions PRED --ground-truth GT [--protocol hrnet|bearpaw|princeton] [--json]
+                     [--threshold 0.5] [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
+    posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT] [--protocol P]
                      [--flip | --no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
+
+``--protocol`` picks the rules of one public implementation (:mod:`posekit.evaluation.protocols`):
+``hrnet`` (default: HRNet / MMPose, ``<=``, count-weighted Mean), ``bearpaw`` (its
+``eval_PCKh.py``: ``<``, unweighted Mean) or ``princeton`` (its ``test.py``: GT is ``valid.h5`` with
+its ``normalize`` head sizes, joints at x = 0 skipped, ``<``, pooled rows and a ``total`` over all
+16 joints).
 
 With ``--checkpoint`` the model predicts every sample of ANN, flip-tested (and multi-scale tested)
 as its model artifact says unless ``--flip`` / ``--no-flip`` / ``--scales`` override it, and is
@@ -29,6 +35,8 @@ Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdou
 
     {"pckh@0.5": {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"},
      "per_joint": {"r_ankle": ..., ..., "l_wrist": ...},      # at --threshold
+     "protocol": "hrnet" | "bearpaw" | "princeton",
+     "total": ...,                                             # princeton only (and "total@T")
      "pckh@0.1": {...}, "per_joint@0.5": {...}, "hard_mean@0.5": ..., "counts": {...},
      "num_samples": N, "thresholds": [...], "predictions": PRED, "ground_truth": GT}
 
@@ -45,9 +53,9 @@ from typing import Sequence
 
 import numpy as np
 
-from posekit.data.ground_truth import load_ground_truth
 from posekit.data.predictions import load_predictions
 from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table, pckh, visibility_mask
+from posekit.evaluation.protocols import PROTOCOLS
 
 PROG = "posekit evaluate"
 #: Always reported besides --threshold: the table threshold and the Mean@0.1 column.
@@ -84,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "visibility flags in the ground truth (valid.h5 'visible', json 'joints_vis')")
     parser.add_argument("--normalize-h5", default=None, metavar="H5",
                         help="use the 'normalize' field of this h5 (e.g. valid.h5) as head sizes instead of GT's")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default="hrnet",
+                        help="PCKh rules: hrnet (default; MMPose/HRNet: <=, count-weighted Mean), bearpaw (its "
+                             "eval_PCKh.py: <, unweighted Mean), princeton (its test.py: GT = valid.h5 with its "
+                             "normalize head sizes, x = 0 skipped, <, pooled rows, total over 16 joints)")
     return parser
 
 
@@ -133,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"predictions:  {source}\nground truth: {ground_truth}"
               + (f" (head sizes from {args.normalize_h5})" if args.normalize_h5 else ""))
+        print(f"protocol:     {args.protocol}")
         if args.visibility != "all":
             print(f"joints:       {args.visibility} only")
         print(format_table(result, args.threshold))
@@ -150,7 +163,8 @@ def _evaluate_checkpoint(args: argparse.Namespace):
         raise ValueError("--checkpoint needs --annotations and --images")
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=args.flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
-                                           visibility=args.visibility, scales=args.scales, keypoints=args.keypoints)
+                                           visibility=args.visibility, scales=args.scales, keypoints=args.keypoints,
+                                           protocol=args.protocol)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -162,10 +176,12 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError("--predictions needs --ground-truth")
     if args.scales:
         raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
+    from posekit.data.ground_truth import load_ground_truth
     from posekit.keypoints import get_keypoint_set
+    from posekit.pipelines.evaluate import protocol_ground_truth
 
     keypoints = get_keypoint_set(args.keypoints or "mpii")
-    gt = load_ground_truth(args.ground_truth, keypoints)
+    gt = protocol_ground_truth(args.ground_truth, keypoints, args.protocol)
     preds = load_predictions(args.predictions, num_joints=len(gt.keypoints))
     if args.normalize_h5:
         norm_src = load_ground_truth(args.normalize_h5, gt.keypoints)
@@ -177,7 +193,7 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError(f"{args.predictions} has {preds.shape[0]} samples, "
                          f"{args.ground_truth} has {gt.num_samples}")
     return pckh(preds, gt.joints, gt.head_sizes, gt.missing, thresholds=_thresholds(args.threshold),
-                mask=visibility_mask(gt.visible, args.visibility), keypoints=gt.keypoints)
+                mask=visibility_mask(gt.visible, args.visibility), keypoints=gt.keypoints, protocol=args.protocol)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

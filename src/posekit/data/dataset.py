@@ -1,7 +1,8 @@
 """PyTorch dataset of single-person pose samples: crops, Gaussian targets and the crop geometry.
 
 One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotations`). The crop is
-the ``scale * 200 * scale_factor`` px box around the person centre (or the seed-002 box, see
+the MPII protocol box: side ``scale * 200 * scale_factor`` px around the raw person centre moved
+down by ``center_shift * scale`` px (or the seed-002 box, see
 :func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
 al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
 
@@ -93,7 +94,8 @@ class PoseDataset(Dataset):
     """Single-person pose samples with heat-map targets.
 
     Args:
-        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json).
+        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json, read
+            with ``cfg.box_convention``).
         image_dir: folder the annotation image names are relative to.
         cfg: crop, heat-map, joint-subset, error and augmentation settings.
         train: apply augmentation from ``cfg.augment`` (when ``cfg.augment.enabled``).
@@ -113,8 +115,9 @@ class PoseDataset(Dataset):
     * ``joints`` (K, 2) float32 original px, ``annotated`` (K,) bool, ``visible`` (K,) float32:
       the annotation as stored (all K keypoints of the set, never flipped or subset).
     * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
-      (after the seed-002 conversion and times the augmentation scale factor); the box side is
-      ``scale * 200 * cfg.scale_factor`` px (``scale * 200`` for seed-002).
+      (the centre after ``cfg.center_shift`` or the seed-002 conversion; the scale times the
+      augmentation scale factor); the box side is ``scale * 200 * cfg.scale_factor`` px
+      (``scale * 200`` for seed-002).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
@@ -152,7 +155,7 @@ class PoseDataset(Dataset):
             raise ValueError(f"data.on_error must be one of {ERROR_MODES}, got {cfg.on_error!r}")
         self.keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
         if not isinstance(annotations, PoseAnnotations):
-            annotations = load_annotations(annotations, num_joints=None)
+            annotations = load_annotations(annotations, num_joints=None, box_convention=cfg.box_convention)
         check_num_joints(annotations, len(self.keypoints))
         self.annotations = annotations
         self.image_dir = Path(image_dir)
@@ -292,7 +295,7 @@ class PoseDataset(Dataset):
 
         aug = sample_augmentation(cfg.augment, self.rng(index)) if self.augment else AugParams()
         affine, keep_box, center, scale = person_crop(ann.centers[index], float(ann.scales[index]), size, cfg.crop,
-                                                      cfg.scale_factor, aug.rot_deg, aug.scale_mult)
+                                                      cfg.scale_factor, aug.rot_deg, aug.scale_mult, cfg.center_shift)
         if aug.flip:
             affine = compose_affine(hflip_affine(size), affine)
 
