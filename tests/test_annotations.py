@@ -108,9 +108,11 @@ def test_box_convention_round_trip_and_errors(tmp_path):
     np.testing.assert_allclose(adjusted.centers[0], [50.0, 60.0 - 15 * 2.0 / 1.25])
     assert adjusted.scales[0] == pytest.approx(2.0 / 1.25)
     c, side = adjusted.crop_boxes()
-    np.testing.assert_allclose(c[0], [50.0, 60.0]) and np.testing.assert_allclose(side, [400.0])
+    np.testing.assert_allclose(c[0], [50.0, 60.0])
+    np.testing.assert_allclose(side, [400.0])
     c, side = raw.crop_boxes()
-    np.testing.assert_allclose(c[0], [50.0, 90.0]) and np.testing.assert_allclose(side, [500.0])
+    np.testing.assert_allclose(c[0], [50.0, 90.0])
+    np.testing.assert_allclose(side, [500.0])
     with pytest.raises(ValueError, match="unknown box convention"):
         load_annotations(path, box_convention="hrnet")
 

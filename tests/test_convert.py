@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from reference_data import tensor_values, uniform
 
 import posekit
 from posekit.checkpoint import CheckpointError
 from posekit.cli.main import main as cli_main
 from posekit.decoding.predictor import PosePredictor
 from posekit.models.convert import BEARPAW_MPII_MEAN, convert_checkpoint, convert_state
-from reference_data import tensor_values, uniform
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reference"
 
@@ -43,7 +43,8 @@ def princeton_ckpt(tmp_path_factory) -> tuple[Path, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def bearpaw_ckpt(tmp_path_factory) -> tuple[Path, np.ndarray]:
-    """A checkpoint as its example/main.py saves it: {"epoch", "arch", "state_dict" (module.*), "best_acc", "optimizer"}."""
+    """A checkpoint as its example/main.py saves it: {"epoch", "arch", "state_dict" (module.*),
+    "best_acc", "optimizer"}."""
     state, heatmaps = _reference("bearpaw_hg")
     assert all(k.startswith("module.") for k in state)
     path = tmp_path_factory.mktemp("bearpaw") / "model_best.pth.tar"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -134,7 +133,8 @@ def test_data_mpii_writes_the_split_and_official_ground_truth(release, shared, t
     # the validation person: raw box of the release, the same crop box as valid.h5's first person
     valid = load_annotations(out / "valid.json")
     assert valid.image_names == ["005808361.jpg"]
-    np.testing.assert_allclose(valid.centers[0], [966.0, 340.0]) and np.testing.assert_allclose(valid.scales, [4.718488])
+    np.testing.assert_allclose(valid.centers[0], [966.0, 340.0])
+    np.testing.assert_allclose(valid.scales, [4.718488])
     h5 = load_annotations(shared / "mpii" / "valid.h5").subset([0])
     np.testing.assert_allclose(valid.crop_boxes()[0], h5.crop_boxes()[0], atol=1e-4)
     # gt_valid.mat equivalent: the official ground truth of that person, read by the official reader
@@ -148,7 +148,8 @@ def test_data_mpii_writes_the_split_and_official_ground_truth(release, shared, t
     train = load_annotations(out / "train.json")
     assert train.image_names == ["train_a.jpg"]
     np.testing.assert_array_equal(train.annotated[0], ~release["train_missing"])
-    np.testing.assert_array_equal(train.joints[0][~release["train_missing"]], release["train_joints"][~release["train_missing"]])
+    annotated = ~release["train_missing"]
+    np.testing.assert_array_equal(train.joints[0][annotated], release["train_joints"][annotated])
 
 
 def test_data_mpii_with_the_packaged_split_needs_the_full_release(release, tmp_path, capsys):

@@ -174,9 +174,10 @@ def test_decoding_reproduces_the_reference_code(decoding):
     (tests/fixtures/reference/README.md)."""
     from pathlib import Path
 
+    from reference_data import decoding_heatmaps
+
     from posekit.data.transforms import get_affine_transform
     from posekit.decoding.inference import heatmaps_to_original
-    from reference_data import decoding_heatmaps
 
     maps, centers, scales = decoding_heatmaps()
     expected = np.load(Path(__file__).resolve().parent / "fixtures" / "reference" / "decoding.npz")[decoding]

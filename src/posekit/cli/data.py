@@ -62,7 +62,8 @@ def _boxes(args: argparse.Namespace) -> int:
         from posekit.models.registry import read_artifact
 
         crop = read_artifact(args.checkpoint)[0].crop
-        mode, factor, shift = crop.get("mode", "center_scale"), crop.get("scale_factor", 1.25), crop.get("center_shift", 0.0)
+        mode, factor = crop.get("mode", "center_scale"), crop.get("scale_factor", 1.25)
+        shift = crop.get("center_shift", 0.0)      # absent: a checkpoint trained without the shift
     ann = load_annotations(args.annotations, box_convention=args.box_convention)
     centers, sides = ann.crop_boxes(mode, factor, shift)
     rows = [{"image": name, "person": i, "center": [float(c[0]), float(c[1])], "side": float(side)}
@@ -72,7 +73,8 @@ def _boxes(args: argparse.Namespace) -> int:
     else:
         print(f"{'person':>6}  {'image':<24} {'center_x':>10} {'center_y':>10} {'side':>10}")
         for r in rows:
-            print(f"{r['person']:>6}  {r['image']:<24} {r['center'][0]:>10.3f} {r['center'][1]:>10.3f} {r['side']:>10.3f}")
+            x, y = r["center"]
+            print(f"{r['person']:>6}  {r['image']:<24} {x:>10.3f} {y:>10.3f} {r['side']:>10.3f}")
     return 0
 
 

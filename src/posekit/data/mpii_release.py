@@ -182,10 +182,11 @@ def read_mpii_release(path: str | Path) -> list[ReleasePerson]:
     for i, entry in enumerate(annolist):
         image = _get(entry, "image")
         name = str(_get(image, "name")) if image is not None and _get(image, "name") is not None else ""
-        single = {int(v) - 1 for v in np.atleast_1d(singles[i]).ravel()} if i < len(singles) and singles[i] is not None \
-            and np.size(singles[i]) else set()
+        listed = singles[i] if i < len(singles) and singles[i] is not None else []
+        single = {int(v) - 1 for v in np.atleast_1d(listed).ravel()}       # 1-based annorect indices
         act = acts[i] if i < len(acts) else None
-        activity = " / ".join(str(_get(act, k)) for k in ("cat_name", "act_name") if act is not None and _get(act, k) is not None)
+        names = [_get(act, k) for k in ("cat_name", "act_name")] if act is not None else []
+        activity = " / ".join(str(n) for n in names if n is not None)
         for p, rect in enumerate(_items(_get(entry, "annorect"))):
             people.append(_person(rect, name, i, p, bool(img_train[i]), single, activity, str(path)))
     return people

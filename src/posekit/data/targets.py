@@ -113,7 +113,10 @@ def decode_heatmaps(heatmaps: torch.Tensor, decoding: str = "posekit") -> tuple[
     if decoding != "posekit":
         low = (maxvals <= 0).unsqueeze(-1)
         # princeton: the integer arg-max without the half-pixel offset; bearpaw: pixel -1
-        fallback = torch.stack([x, y], dim=-1).float() - 0.5 if decoding == "princeton" else torch.full_like(coords, -1.0)
+        if decoding == "princeton":
+            fallback = torch.stack([x, y], dim=-1).float() - 0.5
+        else:
+            fallback = torch.full_like(coords, -1.0)
         coords = torch.where(low, fallback, coords)
     return coords, maxvals
 

@@ -33,7 +33,8 @@ def crop_to_original(coords_crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return np.einsum("bij,bkj->bki", inv[..., :2], coords_crop) + inv[:, None, :, 2]
 
 
-def heatmaps_to_original(codec: HeatmapCodec, heatmaps: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def heatmaps_to_original(codec: HeatmapCodec, heatmaps: np.ndarray,
+                         affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints in original image pixels from heat maps, in the codec's decoding convention.
 
     Arg-max and quarter offset in heat-map px, to crop px (:meth:`HeatmapCodec.decode`), to original
