@@ -75,8 +75,9 @@ class GroundTruth:
 
         Ground truth is matched to annotations by order only, so a file of the same length but in
         another order would be scored silently against the wrong people. For every sample, the
-        median distance between the joints annotated in both must be at most one head size
-        (``gt_valid.mat`` and ``valid.h5`` agree to 1e-4 px for almost all joints).
+        median distance between the joints annotated in both must be at most one head size (between
+        ``gt_valid.mat`` and ``valid.h5`` that median is below 1e-4 px for every person; in another
+        order it exceeds half a head size for 99.97% of them).
 
         Args:
             joints: (N, K, 2) the other source's joints, original px.
