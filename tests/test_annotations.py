@@ -42,8 +42,15 @@ def test_valid_h5_known_values(valid):
     assert len(valid) == 2958
     assert valid.num_joints == 16
     assert valid.image_names[0] == "005808361.jpg"
-    np.testing.assert_allclose(valid.centers[0], [966.0, 410.7773184])
-    assert valid.scales[0] == pytest.approx(5.898109866728492)
+    # the file stores the MPII protocol box (966, 410.7773184), scale 5.898109866728492; it is read
+    # back to the raw box of the release (scale / 1.25, centre y - 15 x raw scale): the values of
+    # the MPII release that the mmpose json holds for this person, (966, 340) and 4.718488
+    np.testing.assert_allclose(valid.centers[0], [966.0, 340.0], rtol=0, atol=1e-6)
+    assert valid.scales[0] == pytest.approx(5.898109866728492 / 1.25, rel=1e-12)
+    assert valid.scales[0] == pytest.approx(4.718488, abs=1e-6)
+    as_stored = read_mpii_h5(VALID_H5, box_convention="mpii_raw")
+    np.testing.assert_allclose(as_stored.centers[0], [966.0, 410.7773184], rtol=1e-9)
+    assert as_stored.scales[0] == pytest.approx(5.898109866728492, rel=1e-12)
     np.testing.assert_array_equal(valid.joints[0, 0], [804.0, 711.0])
     np.testing.assert_array_equal(valid.joints[0, 9], [962.0, 80.0])
     assert valid.head_sizes[0] == pytest.approx(117.96219733456985)
@@ -67,6 +74,47 @@ def test_unannotated_joints_match_official_missing_mask(valid):
     # head sizes agree with 0.6 * head-box diagonal of the official ground truth
     hb = mat["headboxes_src"]
     np.testing.assert_allclose(valid.head_sizes, 0.6 * np.linalg.norm(hb[1] - hb[0], axis=0), atol=1e-3)
+
+
+@needs_data
+def test_both_layouts_give_the_same_crop_box_to_the_same_people(valid):
+    """The five people of the mmpose json are the first five of valid.h5. The json holds the raw
+    MPII boxes, the h5 the boxes after the MPII protocol; read in their declared conventions and
+    cropped with the protocol applied once, they get the same square. The json stores scales with 6
+    decimals (+-5e-7, i.e. +-1.25e-4 px of side); centres and box corners agree to 1e-4 px."""
+    js = load_annotations(JSON)
+    assert valid.image_names[:5] == js.image_names
+    h5_centers, h5_sides = valid.subset(np.arange(5)).crop_boxes()
+    js_centers, js_sides = js.crop_boxes()
+    np.testing.assert_allclose(js_centers, h5_centers, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(js_sides, h5_sides, rtol=0, atol=1.3e-4)
+    corners = lambda c, s: np.concatenate([c - s[:, None] / 2, c + s[:, None] / 2], axis=1)  # noqa: E731
+    np.testing.assert_allclose(corners(js_centers, js_sides), corners(h5_centers, h5_sides), rtol=0, atol=1e-4)
+    # and the protocol box is exactly what the h5 file stores
+    with h5py.File(VALID_H5, "r") as f:
+        np.testing.assert_allclose(h5_centers, f["center"][:5], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(h5_sides, 200 * f["scale"][:5], rtol=0, atol=1e-9)
+    # without the convention (the json read as if it were adjusted) the boxes differ by 15 x scale
+    wrong_centers, _ = read_mpii_json(JSON, box_convention="mpii_adjusted").crop_boxes()
+    assert np.abs(wrong_centers - h5_centers).max() > 10
+
+
+def test_box_convention_round_trip_and_errors(tmp_path):
+    sample = {"image": "a.jpg", "center": [50.0, 60.0], "scale": 2.0, "joints": [[10, 20]] * 16}
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([sample]))
+    raw = read_mpii_json(path)
+    adjusted = read_mpii_json(path, box_convention="mpii_adjusted")
+    np.testing.assert_allclose(adjusted.centers[0], [50.0, 60.0 - 15 * 2.0 / 1.25])
+    assert adjusted.scales[0] == pytest.approx(2.0 / 1.25)
+    c, side = adjusted.crop_boxes()
+    np.testing.assert_allclose(c[0], [50.0, 60.0])
+    np.testing.assert_allclose(side, [400.0])
+    c, side = raw.crop_boxes()
+    np.testing.assert_allclose(c[0], [50.0, 90.0])
+    np.testing.assert_allclose(side, [500.0])
+    with pytest.raises(ValueError, match="unknown box convention"):
+        load_annotations(path, box_convention="hrnet")
 
 
 @needs_data

@@ -77,7 +77,7 @@ def test_checkpoint_describes_its_model(quick_run):
     assert art.keypoints == MPII
     assert art.input == {"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": 64,
                          "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
-    assert art.crop == {"mode": "center_scale", "scale_factor": 1.25, "input_size": 64}
+    assert art.crop == {"mode": "center_scale", "scale_factor": 1.25, "center_shift": 15.0, "input_size": 64}
     assert art.codec == {"input_size": 64, "heatmap_size": 16, "sigma": 1.0, "decoding": "posekit"}
     assert art.eval == {"flip_test": False, "scales": None}
     assert art.trained_on["dataset"] == "synthetic" and art.trained_on["epochs"] >= 1

@@ -74,11 +74,12 @@ def test_val_sample_shapes_and_peaks():
         assert s["annotated"].dtype == torch.bool and s["visible"].shape == (16,)
         assert s["affine"].shape == (2, 3) and s["center"].shape == (2,) and s["scale"].shape == ()
         assert s["index"] == i and s["flipped"] is False and float(s["rotation"]) == 0.0
-        # no augmentation: the standard box of the annotation
+        # no augmentation: the MPII protocol box of the (raw) annotation, centre y + 15 x scale
         ann = ds.annotations
-        np.testing.assert_allclose(s["center"].numpy(), ann.centers[i], rtol=1e-6)
+        box_center = ann.centers[i] + [0.0, 15.0 * ann.scales[i]]
+        np.testing.assert_allclose(s["center"].numpy(), box_center, rtol=1e-6)
         assert float(s["scale"]) == pytest.approx(ann.scales[i], rel=1e-6)
-        expected_affine = get_affine_transform(ann.centers[i], ann.scales[i], 0.0, S, scale_factor=1.25)
+        expected_affine = get_affine_transform(box_center, ann.scales[i], 0.0, S, scale_factor=1.25)
         np.testing.assert_allclose(s["affine"].numpy(), expected_affine, rtol=1e-5, atol=1e-4)
         # heat-map peaks at the transformed annotated joints; unannotated joints weight 0, empty map
         crop_kp = affine_points(ann.joints[i], expected_affine)
@@ -97,7 +98,8 @@ def test_image_is_the_normalised_crop():
     s = ds[0]
     ann = ds.annotations
     img = load_image(IMAGES / ann.image_names[0])
-    crop = crop_image(img, get_affine_transform(ann.centers[0], ann.scales[0], 0.0, S, scale_factor=1.25), S)
+    box_center = ann.centers[0] + [0.0, 15.0 * ann.scales[0]]
+    crop = crop_image(img, get_affine_transform(box_center, ann.scales[0], 0.0, S, scale_factor=1.25), S)
     assert np.abs(tensor_to_image(s["image"]).astype(int) - crop.astype(int)).max() <= 1
     # RGB order: cv2 loads BGR, load_image converts
     import cv2

@@ -64,3 +64,30 @@ def test_flip_test_needs_the_keypoint_set():
     model = MirrorEquivariantModel(HeatmapCodec(64, 16, sigma=1.0))
     with pytest.raises(ValueError, match="keypoint set"):
         predict_heatmaps(model, torch.zeros(1, 3, 64, 64), flip=True)
+
+
+def test_predictor_crops_and_decodes_as_the_artifact_says():
+    """The crop protocol and the decoding come from the model artifact: the MPII box (x 1.25, centre
+    y + 15 x scale) for new artifacts, no shift for artifacts written before ``center_shift``
+    existed, and a --bbox is covered exactly whatever the shift."""
+    import dataclasses
+
+    from posekit.checkpoint import make_artifact
+    from posekit.decoding.predictor import PosePredictor
+    from posekit.models import create_model
+
+    model = create_model("hourglass", num_stacks=1, num_features=8, depth=2, stem_width=4)
+    art = make_artifact(model.posekit_spec, MPII, input_size=64, heatmap_size=16, sigma=1.0, flip_test=False)
+    image = np.zeros((300, 400, 3), np.uint8)
+    new = PosePredictor(model, art).predict(image, center=(200.0, 100.0), scale=0.8)
+    np.testing.assert_allclose(affine_points([200.0, 100.0 + 15 * 0.8], new.affine), [32.0, 32.0], atol=1e-9)
+    assert new.affine[0, 0] == 64 / (0.8 * 200 * 1.25)
+    old_art = dataclasses.replace(art, crop={"mode": "center_scale", "scale_factor": 1.25, "input_size": 64})
+    old = PosePredictor(model, old_art).predict(image, center=(200.0, 100.0), scale=0.8)
+    np.testing.assert_allclose(affine_points([200.0, 100.0], old.affine), [32.0, 32.0], atol=1e-9)
+    boxed = PosePredictor(model, art).predict(image, bbox=(100.0, 50.0, 300.0, 150.0))
+    np.testing.assert_allclose(affine_points([[100.0, 0.0], [300.0, 200.0]], boxed.affine), [[0, 0], [64, 64]],
+                               atol=1e-9)
+    bear = dataclasses.replace(art, codec=dict(art.codec, decoding="bearpaw"))
+    pred = PosePredictor(model, bear).predict(image, center=(200.0, 100.0), scale=0.8)
+    np.testing.assert_array_equal(pred.keypoints, np.trunc(pred.keypoints))

@@ -104,3 +104,23 @@ def test_eight_stack_parameter_count():
     """The paper's 8-stack model: about 25.4M parameters (Newell et al. report ~25M)."""
     n = sum(p.numel() for p in create_model("hourglass_8stack").parameters())
     assert 25.0e6 < n < 26.0e6
+
+
+@pytest.mark.parametrize("stem, stacks, expected", [
+    ("newell", 2, 6_570_400),    # princeton's PoseNet(2, 256, 16) without its 1,858,688 unused skip-conv parameters
+    ("newell", 8, 25_434_112),   # PoseNet(8, 256, 16): 32,819,328 built, 7,385,216 of them unused
+    ("bearpaw", 2, 6_730_912),   # bearpaw's hg(num_stacks=2, num_blocks=1)
+    ("bearpaw", 8, 25_594_624),  # hg(num_stacks=8, num_blocks=1)
+])
+def test_parameter_counts_match_the_reference_implementations(stem, stacks, expected):
+    """Counted on the reference code's own modules (princeton-vl/pytorch_stacked_hourglass @ ceedc14,
+    bearpaw/pytorch-pose @ edc7aec, run outside posekit)."""
+    model = create_model("hourglass", num_stacks=stacks, stem=stem)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_bearpaw_stem_widths():
+    stem = create_model("hourglass", num_stacks=1, stem="bearpaw").stem
+    widths = [(m.conv1.in_channels, m.conv3.out_channels) for m in stem if isinstance(m, Residual)]
+    assert widths == [(64, 128), (128, 256), (256, 256)]
+    assert isinstance(stem[3].skip, torch.nn.Conv2d) and isinstance(stem[4].skip, torch.nn.Identity)

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import SHARED
 from posekit.data import synthetic as syn
+from posekit.data.annotations import load_annotations
+from posekit.data.transforms import adjust_person_box, crop_box
 from posekit.keypoints import MPII
 
 NUM_JOINTS = len(MPII)
@@ -97,9 +99,30 @@ def test_render_shapes_and_ranges():
         x1, y1, x2, y2 = meta["headbox"]
         assert x1 < x2 and y1 < y2
         assert meta["head_size"] == pytest.approx(0.6 * np.hypot(x2 - x1, y2 - y1))
-        # the person box (scale * 200 px around center) contains every joint
-        half = meta["scale"] * 100
-        assert (np.abs(joints - np.asarray(meta["center"])) <= half).all()
+        # the raw MPII box: after the crop protocol (x 1.25, y + 15 x scale) it is the box of side
+        # `unit` centred MPII_BOX_OFFSET x unit below the joints' bounding-box centre
+        box_center, box_scale = adjust_person_box(meta["center"], meta["scale"])
+        expected = (joints.min(0) + joints.max(0)) / 2 + [0.0, syn.MPII_BOX_OFFSET * meta["unit"]]
+        np.testing.assert_allclose(box_center, expected, atol=1e-9)
+        assert box_scale * 200 == pytest.approx(meta["unit"], rel=1e-12)
+
+
+def test_protocol_crop_frames_synthetic_people_as_mpii_people(shared):
+    """The joints' extent relative to the crop box: on valid.h5 the median is 0.70 of the side; the
+    synthetic people (rotated, proportions jittered) come close and nearly all lie inside the box."""
+    h5 = load_annotations(shared / "mpii" / "valid.h5")
+    full = h5.annotated.all(axis=1)
+    centers, sides = h5.subset(full).crop_boxes()
+    joints = h5.joints[full]
+    mpii_extent = np.median((joints.max(1) - joints.min(1)).max(1) / sides)
+    extent, inside = [], []
+    for _, (img, joints, vis, parts, meta) in _renders(60, size=128):
+        center, side = crop_box(meta["center"], meta["scale"])
+        extent.append((joints.max(0) - joints.min(0)).max() / side)
+        inside.append(bool((np.abs(joints - center) <= side / 2).all()))
+    assert mpii_extent == pytest.approx(0.70, abs=0.01)
+    assert abs(np.median(extent) - mpii_extent) < 0.06
+    assert np.mean(inside) >= 0.95
 
 
 def test_render_is_deterministic():
@@ -268,9 +291,9 @@ def test_render_options_are_validated_and_part_of_the_cache_key(tmp_path):
         syn.generate_synthetic(tmp_path / "x", 2, 1, image_size=64, render_options={"blur": 1})
     kw = dict(num_train=3, num_val=1, image_size=64, seed=0)
     a = syn.generate_synthetic(tmp_path / "o", **kw)
-    hard = a["train_annotations"].read_bytes()
+    image = a["train_images"].joinpath("000000.jpg").read_bytes()
     syn.generate_synthetic(tmp_path / "o", **kw, render_options={"clutter": False, "occluder_prob": 0.0})
     meta = json.loads(a["meta"].read_text())
     assert meta["render_options"] == {"clutter": False, "occluder_prob": 0.0}
-    assert a["train_annotations"].read_bytes() != hard
+    assert a["train_images"].joinpath("000000.jpg").read_bytes() != image   # regenerated without clutter
     assert all(all(r["joints_vis"]) for r in json.loads(a["train_annotations"].read_text()))

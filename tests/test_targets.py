@@ -118,3 +118,72 @@ def test_mirroring_commutes_with_encoding():
     hm, _ = codec.encode(kp)
     hm_of_mirror, _ = codec.encode(flip_keypoints(kp, 128))
     np.testing.assert_allclose(flip_heatmaps(hm_of_mirror), hm, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ decoding conventions
+def _map(h: int = 8, w: int = 8, peak=(3, 2), value: float = 0.9, **neighbours) -> np.ndarray:
+    """One (1, 1, h, w) map: ``value`` at ``peak`` (x, y), given neighbour values (right/left/down/up)."""
+    m = np.full((1, 1, h, w), 0.1, np.float32)
+    x, y = peak
+    for name, (dx, dy) in {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}.items():
+        if name in neighbours:
+            m[0, 0, y + dy, x + dx] = neighbours[name]
+    m[0, 0, y, x] = value
+    return m
+
+
+def _crop(decoding: str, heatmap: np.ndarray) -> np.ndarray:
+    return HeatmapCodec(32, 8, 1.0, decoding).decode(heatmap)[0][0, 0]   # stride 4
+
+
+def test_decoding_conventions_on_hand_made_maps():
+    right_higher = _map(right=0.5, left=0.2, down=0.3, up=0.3)      # x: right higher; y: a tie
+    assert _crop("posekit", right_higher).tolist() == [(3.25 + 0.5) * 4 - 0.5, (2 + 0.5) * 4 - 0.5]
+    assert _crop("bearpaw", right_higher).tolist() == [(3.25 + 0.5) * 4, (2 + 0.5) * 4]
+    assert _crop("princeton", right_higher).tolist() == [(3.25 + 0.5) * 4, (1.75 + 0.5) * 4]   # ties go down
+    on_border = _map(peak=(0, 5), right=0.5, down=0.4, up=0.2)      # x on the left border
+    assert _crop("posekit", on_border).tolist() == [0.5 * 4 - 0.5, 5.75 * 4 - 0.5]
+    assert _crop("bearpaw", on_border).tolist() == [0.5 * 4, 5.5 * 4]          # no step on either axis
+    # princeton compares the right neighbour with the clamped left one, the peak itself: a step left
+    assert _crop("princeton", on_border).tolist() == [(0 - 0.25 + 0.5) * 4, 5.75 * 4]
+    negative = _map(value=0.9) - 2.0                                          # peak -1.1, all else -1.9
+    assert _crop("posekit", negative).tolist() == [3 * 4 + 1.5, 2 * 4 + 1.5]
+    assert _crop("bearpaw", negative).tolist() == [-2.0, -2.0]                 # heat-map pixel -1
+    # princeton: its 3x3 suppression zeroes the peak's neighbours, the first of them (2, 1) wins; no offset
+    assert _crop("princeton", negative).tolist() == [2 * 4.0, 1 * 4.0]
+    above_one = _map(value=1.3, right=1.2, left=0.3)                          # a tie once clamped at 1
+    heat, conf = HeatmapCodec(32, 8, 1.0, "princeton").decode(above_one)
+    assert heat[0, 0].tolist() == [(3 + 0.25 + 0.5) * 4, (2 - 0.25 + 0.5) * 4] and conf[0, 0] == 1.0
+    assert _crop("posekit", above_one).tolist() == [(3 + 0.25 + 0.5) * 4 - 0.5, (2 + 0.5) * 4 - 0.5]
+    with pytest.raises(ValueError, match="unknown heat-map decoding 'hrnet'"):
+        HeatmapCodec(32, 8, 1.0, "hrnet")
+
+
+def test_round_original_truncates_like_the_references():
+    pts = np.array([[12.7, -3.7], [np.nan, 0.2]])
+    np.testing.assert_array_equal(HeatmapCodec(decoding="posekit").round_original(pts), pts)
+    np.testing.assert_array_equal(HeatmapCodec(decoding="princeton").round_original(pts), [[12, -3], [np.nan, 0]])
+    np.testing.assert_array_equal(HeatmapCodec(decoding="bearpaw").round_original(pts), [[13, -2], [np.nan, 1]])
+
+
+@pytest.mark.parametrize("decoding", ["princeton", "bearpaw"])
+def test_decoding_reproduces_the_reference_code(decoding):
+    """Six sets of 16 planted 64 x 64 maps (generic, x / y on the border, peaks above 1, equal
+    neighbours, all negative) decoded to original pixels exactly as princeton's test.py
+    (inference -> HeatmapParser -> post_process) and bearpaw's final_preds do
+    (tests/fixtures/reference/README.md)."""
+    from pathlib import Path
+
+    from reference_data import decoding_heatmaps
+
+    from posekit.data.transforms import get_affine_transform
+    from posekit.decoding.inference import heatmaps_to_original
+
+    maps, centers, scales = decoding_heatmaps()
+    expected = np.load(Path(__file__).resolve().parent / "fixtures" / "reference" / "decoding.npz")[decoding]
+    affines = np.stack([get_affine_transform(c, s, 0.0, 256) for c, s in zip(centers, scales)])
+    got, _ = heatmaps_to_original(HeatmapCodec(256, 64, 1.0, decoding), maps, affines)
+    np.testing.assert_array_equal(got, expected)
+    # posekit's own convention keeps sub-pixel values and differs by about half a crop pixel
+    mine, _ = heatmaps_to_original(HeatmapCodec(256, 64, 1.0), maps[:1], affines[:1])
+    assert 0 < np.abs(mine - expected[:1]).max() < 3

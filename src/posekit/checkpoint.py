@@ -50,10 +50,14 @@ class ModelArtifact:
         keypoints: the keypoints of the model's output channels, in channel order.
         input: the input contract: RGB in [0, 1], NCHW float32 (``"size"`` crop pixels); ``mean`` /
             ``std`` are the normalisation the network applies inside its forward.
-        crop: how a person becomes the input crop: ``mode`` (``center_scale``), ``scale_factor``
-            (box side = ``scale * 200 * scale_factor`` px around ``center``), ``input_size``.
+        crop: how a raw MPII person box (``center``, ``scale``) becomes the input crop: ``mode``
+            (``center_scale`` or ``seed002``), ``scale_factor`` and ``center_shift`` (box side =
+            ``scale * 200 * scale_factor`` px around ``center`` moved down by ``center_shift * scale``
+            px; a checkpoint written before ``center_shift`` existed has none and is cropped without
+            a shift, as it was trained), ``input_size``.
         codec: the heat-map codec: ``input_size``, ``heatmap_size``, ``sigma`` (heat-map px) and
-            ``decoding`` (the convention that maps heat-map pixels to crop pixels).
+            ``decoding`` (the convention that maps heat-map pixels to original pixels:
+            :data:`posekit.data.targets.DECODINGS`).
         eval: evaluation defaults: ``flip_test`` (bool), ``scales`` (list or None).
         trained_on: provenance: dataset, keypoint set, epochs, validation PCKh, ... (informative).
         extra: family-specific facts (e.g. a KPTransfer model's S1 joints).
@@ -114,16 +118,18 @@ class ModelArtifact:
 def make_artifact(spec: dict, keypoints: KeypointSet, input_size: int, heatmap_size: int, sigma: float,
                   crop_mode: str = "center_scale", scale_factor: float = 1.25, flip_test: bool = True,
                   scales: list[float] | None = None, decoding: str = "posekit", trained_on: dict | None = None,
-                  extra: dict | None = None) -> ModelArtifact:
+                  extra: dict | None = None, center_shift: float = 15.0) -> ModelArtifact:
     """The artifact of a network built by :func:`posekit.create_model` (``spec`` is its
     ``posekit_spec``): input contract from its ``input_mean`` / ``input_std`` arguments, crop and
-    codec from the given sizes (crop px / heat-map px), evaluation defaults."""
+    codec from the given sizes (crop px / heat-map px), evaluation defaults. ``scale_factor`` and
+    ``center_shift`` default to the MPII crop protocol (x 1.25, centre y + 15 x scale)."""
     kwargs = spec["kwargs"]
     return ModelArtifact(
         arch=spec["arch"], arch_kwargs=kwargs, keypoints=keypoints,
         input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": int(input_size),
                "mean": kwargs.get("input_mean"), "std": kwargs.get("input_std")},
-        crop={"mode": crop_mode, "scale_factor": float(scale_factor), "input_size": int(input_size)},
+        crop={"mode": crop_mode, "scale_factor": float(scale_factor), "center_shift": float(center_shift),
+              "input_size": int(input_size)},
         codec={"input_size": int(input_size), "heatmap_size": int(heatmap_size), "sigma": float(sigma),
                "decoding": decoding},
         eval={"flip_test": bool(flip_test), "scales": scales}, trained_on=dict(trained_on or {}),

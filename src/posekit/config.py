@@ -88,7 +88,13 @@ class DataConfig:
     heatmap_size: int = at_least(64, 1)     # heat-map side, heat-map pixels
     sigma: float = at_least(1.0, 0, strict=True)   # Gaussian std, heat-map pixels
     crop: str = choice("center_scale", ("center_scale", "seed002"))
-    scale_factor: float = at_least(1.25, 0, strict=True)   # enlargement of the scale*200 px person box
+    # The MPII crop protocol (posekit.data.transforms): the crop is the square of side
+    # scale * 200 * scale_factor px around the raw person centre moved down by center_shift * scale px.
+    scale_factor: float = at_least(1.25, 0, strict=True)   # enlargement of the raw scale*200 px person box
+    center_shift: float = 15.0              # downward centre shift, in units of the raw scale
+    # what the annotation files' center/scale hold: auto (h5: the adjusted MPII box, json: the raw one),
+    # mpii_raw or mpii_adjusted; the files are read into raw boxes, the protocol is applied once
+    box_convention: str = choice("auto", ("auto", "mpii_raw", "mpii_adjusted"))
     on_error: str = choice("raise", ("raise", "skip"))   # bad images / boxes stop, or are skipped and counted
     #                                                       (errors in the annotation file itself always stop)
     num_workers: int = at_least(0, 0)
@@ -127,11 +133,12 @@ class _StackedTrunk:
 
 @dataclass
 class HourglassConfig(_StackedTrunk):
-    """Stacked hourglass (Newell et al. 2016); ``stem: reduced`` is the reduced-stem variant."""
+    """Stacked hourglass (Newell et al. 2016); ``stem: reduced`` is the reduced-stem variant,
+    ``stem: bearpaw`` the stem of bearpaw/pytorch-pose's ``hg``."""
 
     family: ClassVar[str] = "hourglass"
     name: str = "hourglass"
-    stem: str = choice("newell", ("newell", "reduced"))
+    stem: str = choice("newell", ("newell", "reduced", "bearpaw"))
 
     def create_kwargs(self, keypoints) -> dict:
         """Builder arguments for ``keypoints`` (a :class:`posekit.keypoints.KeypointSet`)."""

@@ -2,11 +2,17 @@
 
 Usage::
 
-    posekit evaluate --predictions PRED --ground-truth GT [--json] [--threshold 0.5]
-                     [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
-    posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT]
+    posekit evaluate --predictions PRED --ground-truth GT [--protocol hrnet|bearpaw|princeton] [--json]
+                     [--threshold 0.5] [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
+    posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT] [--protocol P]
                      [--flip | --no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
     ... [--save-samples SAMPLES.npz]      # per-sample, per-joint distances for `posekit compare`
+
+``--protocol`` picks the rules of one public implementation (:mod:`posekit.evaluation.protocols`):
+``hrnet`` (default: HRNet / MMPose, ``<=``, count-weighted Mean), ``bearpaw`` (its
+``eval_PCKh.py``: ``<``, unweighted Mean) or ``princeton`` (its ``test.py``: GT is ``valid.h5`` with
+its ``normalize`` head sizes, joints at x = 0 skipped, ``<``, pooled rows and a ``total`` over all
+16 joints).
 
 With ``--checkpoint`` the model predicts every sample of ANN, flip-tested (and multi-scale tested)
 as its model artifact says unless ``--flip`` / ``--no-flip`` / ``--scales`` override it, and is
@@ -30,6 +36,8 @@ Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdou
 
     {"pckh@0.5": {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"},
      "per_joint": {"r_ankle": ..., ..., "l_wrist": ...},      # at --threshold
+     "protocol": "hrnet" | "bearpaw" | "princeton",
+     "total": ...,                                             # princeton only (and "total@T")
      "pckh@0.1": {...}, "per_joint@0.5": {...}, "hard_mean@0.5": ..., "counts": {...},
      "num_samples": N, "thresholds": [...], "predictions": PRED, "ground_truth": GT}
 
@@ -52,6 +60,7 @@ from typing import Sequence
 import numpy as np
 
 from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table
+from posekit.evaluation.protocols import PROTOCOLS
 from posekit.evaluation.samples import sample_scores_from_result
 
 PROG = "posekit evaluate"
@@ -92,6 +101,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "visibility flags in the ground truth (valid.h5 'visible', json 'joints_vis')")
     parser.add_argument("--normalize-h5", default=None, metavar="H5",
                         help="use the 'normalize' field of this h5 (e.g. valid.h5) as head sizes instead of GT's")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default="hrnet",
+                        help="PCKh rules: hrnet (default; MMPose/HRNet: <=, count-weighted Mean), bearpaw (its "
+                             "eval_PCKh.py: <, unweighted Mean), princeton (its test.py: GT = valid.h5 with its "
+                             "normalize head sizes, x = 0 skipped, <, pooled rows, total over 16 joints)")
     return parser
 
 
@@ -144,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"predictions:  {source}\nground truth: {ground_truth}"
               + (f" (head sizes from {args.normalize_h5})" if args.normalize_h5 else ""))
+        print(f"protocol:     {args.protocol}")
         if args.visibility != "all":
             print(f"joints:       {args.visibility} only")
         print(format_table(result, args.threshold))
@@ -166,7 +180,7 @@ def _evaluate_checkpoint(args: argparse.Namespace):
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=args.flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
                                            visibility=args.visibility, scales=args.scales, keypoints=args.keypoints,
-                                           save_samples=samples)
+                                           protocol=args.protocol, save_samples=samples)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -184,7 +198,7 @@ def _evaluate_file(args: argparse.Namespace):
 
     result, gt = score_prediction_file(args.predictions, args.ground_truth, keypoints=args.keypoints,
                                        thresholds=_thresholds(args.threshold), visibility=args.visibility,
-                                       normalize_h5=args.normalize_h5)
+                                       normalize_h5=args.normalize_h5, protocol=args.protocol)
     # pckh() stores an infinite distance exactly where an evaluated prediction is NaN / inf
     nonfinite = result.evaluated & ~np.isfinite(result.distances)
     if nonfinite.any():

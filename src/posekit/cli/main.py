@@ -23,6 +23,8 @@ COMMANDS = {
     "report": ("posekit.cli.report", "markdown + HTML report of runs: config, PCKh per joint, curves, examples"),
     "reproduce": ("posekit.cli.reproduce", "list / run the configs behind each paper table (--dry-run: time estimate)"),
     "models": ("posekit.cli.models", "list the registered model architectures"),
+    "convert": ("posekit.cli.convert", "convert a princeton-vl or bearpaw hourglass checkpoint into a posekit one"),
+    "data": ("posekit.cli.data", "dataset tools: the crop boxes of an annotation file, MPII from the official release"),
 }
 
 

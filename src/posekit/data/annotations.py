@@ -19,6 +19,14 @@ or 1; image (and part-label) names that are relative paths inside their folder (
 no ``..``). Whether a person box fits its image is checked when the image is read
 (:func:`posekit.data.transforms.check_crop_box`).
 
+**Person boxes are raw in memory.** The two layouts store different boxes for the same person
+(checked on the five people present in both ``valid.h5`` and the shared mmpose json): the json holds
+the raw values of the MPII release (``objpos``, ``scale``), the HDF5 holds the box after the MPII
+crop protocol (scale x 1.25, centre y + 15 x raw scale). Each reader declares its file's convention
+(``box_convention``: ``mpii_raw`` for the json, ``mpii_adjusted`` for the HDF5, overridable for a
+file that differs) and returns raw boxes, so that the crop protocol
+(:func:`posekit.data.transforms.person_crop`) is applied exactly once whatever the file.
+
 A joint without a coordinate is stored in the files as ``(0, 0)`` (MPII/Newell) or ``(-1, -1)``
 (HRNet-style json). Such joints get ``annotated = False``, coordinates ``(0, 0)`` and
 ``visible = 0``, and must never be trained on or evaluated. Other negative coordinates are real
@@ -38,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from posekit.checkpoint import atomic_write
+from posekit.data.transforms import BOX_CONVENTIONS, MPII_CENTER_SHIFT, MPII_SCALE_FACTOR, crop_box, raw_person_box
 
 __all__ = [
     "AnnotationError",
@@ -49,10 +59,13 @@ __all__ = [
     "check_num_joints",
     "unannotated_mask",
     "json_float_array",
+    "FILE_BOX_CONVENTIONS",
 ]
 
 #: Fraction of the head-box diagonal used as the PCKh head size (MPII evaluation code).
 HEAD_SIZE_FACTOR = 0.6
+#: The person-box convention each file layout declares (see the module docstring).
+FILE_BOX_CONVENTIONS = {"h5": "mpii_adjusted", "json": "mpii_raw"}
 
 
 class AnnotationError(ValueError):
@@ -66,8 +79,8 @@ class PoseAnnotations:
     Attributes:
         source: annotation file path (used in error messages).
         image_names: N image file names, relative to the image folder.
-        centers: (N, 2) float64 person centre (x, y), px.
-        scales: (N,) float64 person scale; the person box is ``scale * 200`` px.
+        centers: (N, 2) float64 raw MPII person centre (x, y), px (module docstring).
+        scales: (N,) float64 raw MPII person scale; the person is about ``scale * 200`` px high.
         joints: (N, J, 2) float64 joint (x, y), px; unannotated joints hold (0, 0).
         visible: (N, J) float64, 1 = visible, 0 = occluded or unannotated.
         annotated: (N, J) bool, True where the joint has a coordinate.
@@ -133,6 +146,22 @@ class PoseAnnotations:
     def num_joints(self) -> int:
         """J, the number of joints per sample."""
         return self.joints.shape[1]
+
+    def crop_boxes(self, mode: str = "center_scale", scale_factor: float = MPII_SCALE_FACTOR,
+                   center_shift: float = MPII_CENTER_SHIFT) -> tuple[np.ndarray, np.ndarray]:
+        """The square box each person's crop covers, without augmentation
+        (:func:`posekit.data.transforms.crop_box`; default: the MPII crop protocol).
+
+        Returns:
+            ``(centers (N, 2), sides (N,))`` float64, original px.
+
+        Raises:
+            ValueError: unknown mode.
+        """
+        centers, sides = np.zeros((len(self), 2)), np.zeros(len(self))
+        for i in range(len(self)):
+            centers[i], sides[i] = crop_box(self.centers[i], float(self.scales[i]), mode, scale_factor, center_shift)
+        return centers, sides
 
     def select_joints(self, ids: Any) -> PoseAnnotations:
         """A copy with only the joints ``ids`` (in that order), e.g. a model's channel keypoints."""
@@ -264,8 +293,10 @@ def _finish(
     headboxes: np.ndarray | None,
     part_files: list[str] | None,
     fields: dict[str, str],
+    box_convention: str,
 ) -> PoseAnnotations:
-    """Validate numeric content and names, and apply the unannotated-joint convention."""
+    """Validate numeric content, bring the person boxes to the raw convention and apply the
+    unannotated-joint convention."""
     if not names:
         raise AnnotationError(f"{source}: the file holds no samples")
     _check_relative_names(source, fields["image"], names)
@@ -273,6 +304,8 @@ def _finish(
         _check_relative_names(source, "parts", part_files)
     _check_finite(source, fields["center"], centers)
     _check_scales(source, fields["scale"], scales)
+    if box_convention == "mpii_adjusted":
+        centers, scales = raw_person_box(centers, scales)
     _check_finite(source, fields["joints"], joints)
     missing = unannotated_mask(joints)
     annotated = ~missing
@@ -306,11 +339,18 @@ def _require_file(path: Path) -> None:
         raise FileNotFoundError(f"annotation file not found: {path}")
 
 
+def _check_convention(box_convention: str) -> str:
+    if box_convention not in BOX_CONVENTIONS:
+        raise ValueError(f"unknown box convention {box_convention!r}; expected one of {', '.join(BOX_CONVENTIONS)}")
+    return box_convention
+
+
 # --------------------------------------------------------------------------------------------------
 # HDF5 (Newell et al. 2016)
 
 
-def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
+def read_mpii_h5(path: str | Path, num_joints: int | None = None,
+                 box_convention: str = FILE_BOX_CONVENTIONS["h5"]) -> PoseAnnotations:
     """Read the Newell/princeton HDF5 annotation layout (e.g. ``valid.h5``).
 
     Required datasets: ``imgname`` (N,) bytes, ``center`` (N, 2), ``scale`` (N,), ``part`` (N, J, 2).
@@ -320,12 +360,16 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
     Args:
         path: the ``.h5`` file.
         num_joints: expected J (e.g. ``len(posekit.keypoints.MPII)``); None accepts any J.
+        box_convention: what ``center`` / ``scale`` hold: ``mpii_adjusted`` (the Newell files: the
+            MPII protocol box) is converted to raw boxes; ``mpii_raw`` is kept.
 
     Returns:
-        :class:`PoseAnnotations` in original image pixels; ``headboxes`` and ``part_label_files`` are None.
+        :class:`PoseAnnotations` in original image pixels, raw person boxes; ``headboxes`` and
+        ``part_label_files`` are None.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: an unknown ``box_convention``.
         AnnotationError: unreadable file, no samples, missing key, a non-numeric dataset, wrong shape
             or length, wrong joint count, non-finite number, ``scale <= 0``, a visibility flag other
             than 0 / 1 or an image name outside the image folder; the message names the file, sample
@@ -333,6 +377,7 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
     """
     import h5py
 
+    _check_convention(box_convention)
     path = Path(path)
     _require_file(path)
     source = str(path)
@@ -391,6 +436,7 @@ def read_mpii_h5(path: str | Path, num_joints: int | None = None) -> PoseAnnotat
         source, names, centers, scales, joints, visible, head_sizes, None, None,
         fields={"image": "imgname", "center": "center", "scale": "scale", "joints": "part", "visible": "visible",
                 "head_size": "normalize"},
+        box_convention=box_convention,
     )
 
 
@@ -408,7 +454,8 @@ def _as_array(source: str, i: int, field: str, value: Any, shape: tuple[int, ...
     return arr
 
 
-def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
+def read_mpii_json(path: str | Path, num_joints: int | None = None,
+                   box_convention: str = FILE_BOX_CONVENTIONS["json"]) -> PoseAnnotations:
     """Read the HRNet / mmpose json layout: a list of per-sample objects.
 
     Each object needs ``image`` (str), ``center`` ([x, y]), ``scale`` (float) and ``joints`` (J x 2);
@@ -422,17 +469,21 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
     Args:
         path: the ``.json`` file.
         num_joints: expected J; None accepts any J that is the same for all samples.
+        box_convention: what ``center`` / ``scale`` hold: ``mpii_raw`` (the mmpose / HRNet files:
+            the MPII release values) is kept; ``mpii_adjusted`` is converted to raw boxes.
 
     Returns:
-        :class:`PoseAnnotations` in original image pixels.
+        :class:`PoseAnnotations` in original image pixels, raw person boxes.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: an unknown ``box_convention``.
         AnnotationError: invalid json, no samples, missing key, a value that is not a JSON number,
             wrong shape, wrong joint count, non-finite number, ``scale <= 0``, a visibility flag
             other than 0 / 1 or an image name outside the image folder; the message names the file,
             sample and field.
     """
+    _check_convention(box_convention)
     path = Path(path)
     _require_file(path)
     source = str(path)
@@ -514,22 +565,30 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None) -> PoseAnnot
         source, names, centers, scales, joints, visible, head_sizes, headboxes, part_files,
         fields={"image": "image", "center": "center", "scale": "scale", "joints": "joints", "visible": "joints_vis",
                 "head_size": "head_size"},
+        box_convention=box_convention,
     )
 
 
-def load_annotations(path: str | Path, num_joints: int | None = None) -> PoseAnnotations:
+def load_annotations(path: str | Path, num_joints: int | None = None,
+                     box_convention: str | None = None) -> PoseAnnotations:
     """Read an annotation file, choosing the reader by suffix (``.h5``/``.hdf5`` or ``.json``).
+
+    Args:
+        box_convention: the file's person-box convention; None (or ``"auto"``): the layout's own
+            (:data:`FILE_BOX_CONVENTIONS`: HDF5 adjusted, json raw).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: an unknown ``box_convention``.
         AnnotationError: unknown suffix or malformed content (see the readers).
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    auto = box_convention in (None, "auto")
     if suffix in (".h5", ".hdf5"):
-        return read_mpii_h5(path, num_joints)
+        return read_mpii_h5(path, num_joints, FILE_BOX_CONVENTIONS["h5"] if auto else box_convention)
     if suffix == ".json":
-        return read_mpii_json(path, num_joints)
+        return read_mpii_json(path, num_joints, FILE_BOX_CONVENTIONS["json"] if auto else box_convention)
     _require_file(path)
     raise AnnotationError(f"{path}: unknown annotation format {suffix!r}; expected .h5, .hdf5 or .json")
 
@@ -541,7 +600,8 @@ def _num(x: float) -> float | int:
 
 
 def write_json_annotations(ann: PoseAnnotations, path: str | Path) -> None:
-    """Write ``ann`` in the HRNet/mmpose json layout read by :func:`read_mpii_json`.
+    """Write ``ann`` in the HRNet/mmpose json layout read by :func:`read_mpii_json` (raw person
+    boxes, the layout's convention), atomically (:func:`posekit.checkpoint.atomic_write`).
 
     Unannotated joints are written as ``(-1, -1)`` with ``joints_vis = 0``; ``head_size``,
     ``headbox`` and ``parts`` are written when ``ann`` has them. Numbers keep full float64
@@ -564,4 +624,4 @@ def write_json_annotations(ann: PoseAnnotations, path: str | Path) -> None:
         if ann.part_label_files is not None:
             s["parts"] = ann.part_label_files[i]
         out.append(s)
-    Path(path).write_text(json.dumps(out, indent=1))
+    atomic_write(path, json.dumps(out, indent=1))

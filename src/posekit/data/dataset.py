@@ -1,7 +1,8 @@
 """PyTorch dataset of single-person pose samples: crops, Gaussian targets and the crop geometry.
 
 One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotations`). The crop is
-the ``scale * 200 * scale_factor`` px box around the person centre (or the seed-002 box, see
+the MPII protocol box: side ``scale * 200 * scale_factor`` px around the raw person centre moved
+down by ``center_shift * scale`` px (or the seed-002 box, see
 :func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
 al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
 
@@ -89,7 +90,8 @@ class PoseDataset(Dataset):
     """Single-person pose samples with heat-map targets.
 
     Args:
-        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json).
+        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json, read
+            with ``cfg.box_convention``).
         image_dir: folder the annotation image names are relative to.
         cfg: crop, heat-map, joint-subset, error and augmentation settings.
         train: apply augmentation from ``cfg.augment`` (when ``cfg.augment.enabled``).
@@ -109,8 +111,9 @@ class PoseDataset(Dataset):
     * ``joints`` (K, 2) float32 original px, ``annotated`` (K,) bool, ``visible`` (K,) float32:
       the annotation as stored (all K keypoints of the set, never flipped or subset).
     * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
-      (after the seed-002 conversion and times the augmentation scale factor); the box side is
-      ``scale * 200 * cfg.scale_factor`` px (``scale * 200`` for seed-002).
+      (the centre after ``cfg.center_shift`` or the seed-002 conversion; the scale times the
+      augmentation scale factor); the box side is ``scale * 200 * cfg.scale_factor`` px
+      (``scale * 200`` for seed-002).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
@@ -164,7 +167,8 @@ class PoseDataset(Dataset):
             raise ValueError(f"bad_samples must be one of {BAD_SAMPLE_MODES}, got {bad_samples!r}")
         self.keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
         if not isinstance(annotations, PoseAnnotations):
-            annotations = load_annotations(annotations, num_joints=len(self.keypoints))
+            annotations = load_annotations(annotations, num_joints=len(self.keypoints),
+                                           box_convention=cfg.box_convention)
         check_num_joints(annotations, len(self.keypoints))
         self.annotations = annotations
         self.image_dir = Path(image_dir)
@@ -339,7 +343,7 @@ class PoseDataset(Dataset):
         try:
             affine, keep_box, center, scale = person_crop(ann.centers[index], float(ann.scales[index]), size,
                                                           cfg.crop, cfg.scale_factor, aug.rot_deg, aug.scale_mult,
-                                                          image_shape=image.shape)
+                                                          cfg.center_shift, image_shape=image.shape)
         except ValueError as e:
             raise DataError(f"sample {index} ({ann.source}): fields 'center' {ann.centers[index].tolist()} and "
                             f"'scale' {float(ann.scales[index])} of image {self.image_path(index)}: {e}",

@@ -5,7 +5,7 @@ paper measures this with the mutual information between joint locations and spli
 into groups by spectral clustering of that matrix. This module reads top to bottom:
 
 1. :func:`lattice_cells`: every annotated pose is normalised into a ``bins x bins`` lattice (16 x 16
-   in the paper) over its person box (``scale * 200`` px square around ``center``);
+   in the paper) over its crop box (the MPII protocol box, as in ``valid.h5``);
 2. :func:`mutual_information`: ``I(l_m; l_n)`` for every joint pair from histograms (eq. 1);
 3. :func:`normalised_affinity`: diagonal removed, scaled to [0, 1];
 4. :func:`spectral_groups`: K groups by spectral clustering of the affinity;
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.data.transforms import adjust_person_box
 from posekit.keypoints import MPII, KeypointSet
 
 #: Lattice side used by the paper (Sec. 3.1: "a 16 x 16 lattice").
@@ -118,8 +119,11 @@ def normalised_affinity(mi: np.ndarray) -> np.ndarray:
 
 
 def joint_mutual_information(annotations, bins: int = DEFAULT_BINS) -> np.ndarray:
-    """(J, J) mutual information (nats) of a :class:`posekit.data.annotations.PoseAnnotations`."""
-    cells = lattice_cells(annotations.joints, annotations.centers, annotations.scales, annotations.annotated, bins)
+    """(J, J) mutual information (nats) of a :class:`posekit.data.annotations.PoseAnnotations`,
+    on a lattice over each person's MPII protocol crop box
+    (:func:`posekit.data.transforms.adjust_person_box` of its raw box)."""
+    centers, scales = adjust_person_box(annotations.centers, annotations.scales)
+    cells = lattice_cells(annotations.joints, centers, scales, annotations.annotated, bins)
     return mutual_information(cells, bins * bins)
 
 

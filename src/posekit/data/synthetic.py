@@ -28,9 +28,13 @@ Conventions
   head size is ``0.6 * diagonal`` as in the official MPII evaluation. Because the diagonal of an
   ellipse's bounding box does not depend on its rotation, the head size is 0.86 x the
   head-top/upper-neck distance for every head orientation (MPII: about 0.75).
-* Person box (``center``, ``scale``): the bounding box of the person's pixels; ``scale * 200`` px is
-  1.1 x its longer side (the MPII convention ``box = scale * 200`` px), so the box contains the whole
-  figure with a margin.
+* Person box (``center``, ``scale``): the *raw* MPII convention of the official release and the
+  mmpose/HRNet json (:mod:`posekit.data.annotations`), placed so that the MPII crop protocol
+  (scale x 1.25, centre y + 15 x scale, :func:`posekit.data.transforms.adjust_person_box`) frames a
+  synthetic person as it frames the MPII person its pose comes from: the protocol box has side
+  ``unit`` (the pose bank's unit is the protocol box side of ``valid.h5``) and its centre lies
+  :data:`MPII_BOX_OFFSET` x ``unit`` below the centre of the joints' bounding box (the median over
+  the 2017 fully annotated people of ``valid.h5``).
 
 Difficulty: rotation up to +/-30 degrees, 1-6 distractor shapes (some limb-like, in the limb
 palettes), an occluder in 25% of the images; ``render_options`` of :func:`generate_synthetic` turns
@@ -56,10 +60,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posekit.data.transforms import raw_person_box
 from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
 
 #: Bumped whenever the rendered output changes; part of the cache key in ``meta.json``.
-GENERATOR_VERSION = 1
+#: 2: person boxes in the raw MPII convention (images unchanged).
+GENERATOR_VERSION = 2
+#: Vertical offset of the MPII protocol box centre below the joints' bounding-box centre, in units
+#: of the box side: median of ``(center_y - (min_y + max_y) / 2) / (scale * 200)`` over the 2017
+#: people of ``valid.h5`` whose 16 joints are annotated (0.0351; the horizontal offset is 0.003).
+MPII_BOX_OFFSET = 0.035
 
 #: Part label ids (index = label value in the part maps).
 PART_CLASSES: tuple[str, ...] = (
@@ -416,7 +426,7 @@ def render_person(
         parts: (S, S) uint8 part labels, :data:`PART_CLASSES` (0 background, 1 head, 2 torso,
             3 upper arms, 4 lower arms, 5 upper legs, 6 lower legs); occluder pixels are 0.
         meta: dict with ``headbox`` (x1, y1, x2, y2) and ``head_size`` (0.6 x its diagonal),
-            ``center`` (x, y) and ``scale`` (person box = scale * 200 px), ``unit`` (person size U
+            ``center`` (x, y) and ``scale`` (raw MPII person box, module docstring), ``unit`` (person size U
             in px), ``angle`` (degrees), ``flipped``, ``front_side`` ("l"/"r": the side drawn in
             front), ``draw_order`` (back to front: "leg_l", "torso", "head" (with the neck),
             "arm_r", ...), ``occluder`` (bool); all lengths in image pixels.
@@ -537,11 +547,11 @@ def render_person(
         clothing = person & (lab != HEAD)
         clothing_shade = np.where(clothing, 1.0 - 0.25 * _pattern(rng, S), 1.0).astype(np.float32)
 
-    # person box from the person's pixels (before occlusion)
-    ys, xs = np.nonzero(person)
-    x1, x2, y1, y2 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
-    center = [(x1 + x2) / 2.0, (y1 + y2) / 2.0]
-    scale = 1.1 * max(x2 - x1 + 1, y2 - y1 + 1) / 200.0
+    # raw MPII person box (module docstring): protocol box of side `unit` around the joints' box centre
+    # moved down by MPII_BOX_OFFSET * unit, converted back to the raw convention
+    box_center = (joints.min(axis=0) + joints.max(axis=0)) / 2.0 + np.array([0.0, MPII_BOX_OFFSET * unit])
+    raw_center, raw_scale = raw_person_box(box_center, unit / 200.0)
+    center, scale = [float(raw_center[0]), float(raw_center[1])], float(raw_scale)
 
     # --- occluder
     visible = np.ones(NUM_RENDERED, np.uint8)
@@ -688,8 +698,8 @@ def generate_synthetic(
         root/{train,val}/parts/NNNNNN.png     uint8 part labels (PART_CLASSES ids 0..6)
         root/{train,val}/annotations.json     list of records, mmpose/HRNet MPII layout
 
-    Each record: ``image``, ``center`` [x, y], ``scale`` (person box = scale * 200 px, 1.1 x the
-    longer side of the person's pixel bounding box), ``joints`` K x [x, y] (image pixels, 0-based;
+    Each record: ``image``, ``center`` [x, y], ``scale`` (the raw MPII person box, see the module
+    docstring), ``joints`` K x [x, y] (image pixels, 0-based;
     K keypoints of ``keypoints``, ``(-1, -1)`` for those the figure does not have), ``joints_vis``
     K ints (0 = occluded or not present), plus ``headbox`` [[x1, y1], [x2, y2]], ``head_size``
     (0.6 x head-box diagonal, the MPII PCKh normaliser), ``parts`` (file name in the split's

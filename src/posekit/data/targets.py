@@ -14,8 +14,30 @@ Targets are 2D Gaussians (Tompson et al. 2014; Newell et al. 2016, Sec. 3.4) of 
 ``u`` falls on a pixel centre), truncated to the square ``|i - u_x| <= 3 sigma, |j - u_y| <= 3 sigma``.
 
 Decoding takes the arg-max pixel and moves it a quarter pixel toward the higher neighbour along
-x and along y (Newell et al. 2016 evaluation code; HRNet ``get_final_preds``), then multiplies by
-``stride``.
+x and along y (Newell et al. 2016 evaluation code; HRNet ``get_final_preds``), then maps it to crop
+pixels.
+
+**Decoding conventions** (:data:`DECODINGS`, the model artifact's ``codec["decoding"]``). A network
+trained elsewhere learnt that repository's encoder, so it must be decoded with that repository's
+inverse, not with posekit's:
+
+* ``posekit`` (default): the inverse of :meth:`HeatmapCodec.encode` above,
+  ``x = (u + q + 0.5) * stride - 0.5`` with ``q = 0.25 * sign(right - left)`` on interior pixels,
+  sub-pixel results kept. Because it is the exact inverse of posekit's own targets (a target decoded
+  lands on its keypoint, and the flip mirror is exact), it stays the default for posekit-trained
+  models.
+* ``princeton`` (princeton-vl/pytorch_stacked_hourglass, ``utils/group.py`` ``HeatmapParser`` and
+  ``test.py``): its targets sit at ``floor(x / stride)``, so it decodes ``x = (u + q + 0.5) * stride``;
+  flip-averaged heat maps are clamped at 1 first; the arg-max follows a 3x3 non-maximum suppression
+  that zeroes every other pixel (so a map whose maximum is <= 0 decodes to its first suppressed
+  pixel); ``q = +0.25`` when the right (lower) neighbour is strictly higher than the left (upper)
+  one, else ``-0.25`` (ties included), neighbours clamped at the border; no quarter step and no
+  half-pixel offset when the peak is <= 0; the original-pixel result is truncated toward zero.
+* ``bearpaw`` (bearpaw/pytorch-pose, ``pose/utils/evaluation.py`` ``final_preds`` and
+  ``pose/utils/transforms.py`` ``transform``): ``x = (u + q + 0.5) * stride`` with
+  ``q = 0.25 * sign(right - left)`` only when the peak is inside the border on *both* axes; a peak
+  <= 0 decodes as heat-map pixel -1; in original pixels the result is truncated toward zero and then
+  1 is added (the MATLAB 1-based frame of its annotations).
 """
 
 from __future__ import annotations
@@ -23,41 +45,79 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["HeatmapCodec", "decode_heatmaps"]
+__all__ = ["HeatmapCodec", "decode_heatmaps", "DECODINGS"]
+
+#: Decoding conventions (module docstring).
+DECODINGS: tuple[str, ...] = ("posekit", "princeton", "bearpaw")
 
 
-def decode_heatmaps(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_decoding(decoding: str) -> str:
+    if decoding not in DECODINGS:
+        raise ValueError(f"unknown heat-map decoding {decoding!r}; expected one of {', '.join(DECODINGS)}")
+    return decoding
+
+
+def decode_heatmaps(heatmaps: torch.Tensor, decoding: str = "posekit") -> tuple[torch.Tensor, torch.Tensor]:
     """Arg-max + quarter-offset decoding of a batch of heat maps, in heat-map px.
 
-    For each map the arg-max pixel ``(x, y)`` is found; then ``x += 0.25 * sign(H[y, x+1] - H[y, x-1])``
-    when ``0 < x < w - 1`` (no shift on the border), and the same along y. Differentiable nowhere,
-    runs on any device, no Python loops.
+    ``posekit``: for each map the arg-max pixel ``(x, y)`` is found; then
+    ``x += 0.25 * sign(H[y, x+1] - H[y, x-1])`` when ``0 < x < w - 1`` (no shift on the border), and
+    the same along y. ``princeton`` / ``bearpaw`` follow those repositories' rules (module
+    docstring); their results are expressed so that :meth:`HeatmapCodec.heatmap_to_crop` with the
+    same convention gives the crop pixel the repository computes. Differentiable nowhere, runs on
+    any device, no Python loops.
 
     Args:
         heatmaps: (B, J, h, w) tensor (any float dtype).
+        decoding: one of :data:`DECODINGS`.
 
     Returns:
         coords: (B, J, 2) float32 (x, y) heat-map px (integer = pixel centre).
         maxvals: (B, J) float32 heat-map value at the arg-max (confidence; 0 for an all-zero map,
-            whose coords are then (0, 0)).
+            whose coords are then (0, 0) with ``posekit``).
 
     Raises:
-        ValueError: ``heatmaps`` is not 4-D.
+        ValueError: ``heatmaps`` is not 4-D, or an unknown ``decoding``.
     """
+    _check_decoding(decoding)
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must be (B, J, h, w), got shape {tuple(heatmaps.shape)}")
     b, j, h, w = heatmaps.shape
     flat = heatmaps.detach().reshape(b, j, h * w).float()
-    maxvals, idx = flat.max(dim=-1)
+    if decoding == "princeton":
+        flat = flat.clamp(max=1.0)
+        # its arg-max runs after a 3x3 non-maximum suppression that sets every other pixel to 0, so
+        # a map whose maximum is <= 0 yields the first suppressed pixel (value 0)
+        maps = flat.reshape(b * j, 1, h, w)
+        keep = torch.nn.functional.max_pool2d(maps, 3, stride=1, padding=1) == maps
+        maxvals, idx = torch.where(keep, maps, torch.zeros_like(maps)).reshape(b, j, h * w).max(dim=-1)
+    else:
+        maxvals, idx = flat.max(dim=-1)
     x = idx % w
     y = torch.div(idx, w, rounding_mode="floor")
 
-    def at(offset: int) -> torch.Tensor:
-        return flat.gather(-1, (idx + offset).clamp(0, h * w - 1).unsqueeze(-1)).squeeze(-1)
+    def at(xx: torch.Tensor, yy: torch.Tensor) -> torch.Tensor:
+        return flat.gather(-1, (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).unsqueeze(-1)).squeeze(-1)
 
-    dx = torch.sign(at(1) - at(-1)) * ((x > 0) & (x < w - 1))
-    dy = torch.sign(at(w) - at(-w)) * ((y > 0) & (y < h - 1))
+    diff_x = at(x + 1, y) - at(x - 1, y)
+    diff_y = at(x, y + 1) - at(x, y - 1)
+    inside_x, inside_y = (x > 0) & (x < w - 1), (y > 0) & (y < h - 1)
+    if decoding == "posekit":
+        dx, dy = torch.sign(diff_x) * inside_x, torch.sign(diff_y) * inside_y
+    elif decoding == "princeton":   # strict '>' else down; the border compares with itself (clamped)
+        dx, dy = torch.where(diff_x > 0, 1.0, -1.0), torch.where(diff_y > 0, 1.0, -1.0)
+    else:                           # bearpaw: a step only when the peak is inside on both axes
+        both = inside_x & inside_y
+        dx, dy = torch.sign(diff_x) * both, torch.sign(diff_y) * both
     coords = torch.stack([x.float() + 0.25 * dx, y.float() + 0.25 * dy], dim=-1)
+    if decoding != "posekit":
+        low = (maxvals <= 0).unsqueeze(-1)
+        # princeton: the integer arg-max without the half-pixel offset; bearpaw: pixel -1
+        if decoding == "princeton":
+            fallback = torch.stack([x, y], dim=-1).float() - 0.5
+        else:
+            fallback = torch.full_like(coords, -1.0)
+        coords = torch.where(low, fallback, coords)
     return coords, maxvals
 
 
@@ -68,15 +128,17 @@ class HeatmapCodec:
         input_size: crop side ``S``, crop px.
         heatmap_size: heat-map side ``h``, heat-map px.
         sigma: Gaussian standard deviation, heat-map px.
+        decoding: how :meth:`decode` and :meth:`round_original` read heat maps, one of
+            :data:`DECODINGS` (``posekit``: the inverse of :meth:`encode`).
 
     Attributes:
         stride: ``input_size / heatmap_size`` crop px per heat-map px (float).
 
     Raises:
-        ValueError: non-positive sizes or sigma.
+        ValueError: non-positive sizes or sigma, or an unknown ``decoding``.
     """
 
-    def __init__(self, input_size: int = 256, heatmap_size: int = 64, sigma: float = 1.0):
+    def __init__(self, input_size: int = 256, heatmap_size: int = 64, sigma: float = 1.0, decoding: str = "posekit"):
         if input_size <= 0 or heatmap_size <= 0 or sigma <= 0:
             raise ValueError(
                 f"input_size, heatmap_size and sigma must be > 0, got {input_size}, {heatmap_size}, {sigma}"
@@ -84,18 +146,31 @@ class HeatmapCodec:
         self.input_size = int(input_size)
         self.heatmap_size = int(heatmap_size)
         self.sigma = float(sigma)
+        self.decoding = _check_decoding(decoding)
         self.stride = self.input_size / self.heatmap_size
 
     def __repr__(self) -> str:
-        return f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, sigma={self.sigma})"
+        return (f"HeatmapCodec(input_size={self.input_size}, heatmap_size={self.heatmap_size}, sigma={self.sigma}, "
+                f"decoding={self.decoding!r})")
 
     def crop_to_heatmap(self, points: np.ndarray) -> np.ndarray:
         """Crop px -> heat-map px: ``u = (x + 0.5) / stride - 0.5``. (..., 2) -> (..., 2)."""
         return (np.asarray(points, dtype=np.float64) + 0.5) / self.stride - 0.5
 
     def heatmap_to_crop(self, points):
-        """Heat-map px -> crop px: ``x = (u + 0.5) * stride - 0.5``. (..., 2) numpy array or tensor."""
-        return (points + 0.5) * self.stride - 0.5
+        """Heat-map px -> crop px: ``x = (u + 0.5) * stride - 0.5`` (``posekit``), ``x = (u + 0.5) * stride``
+        (``princeton``, ``bearpaw``). (..., 2) numpy array or tensor."""
+        offset = 0.5 if self.decoding == "posekit" else 0.0
+        return (points + 0.5) * self.stride - offset
+
+    def round_original(self, points: np.ndarray) -> np.ndarray:
+        """The convention's last step on original-pixel predictions: none (``posekit``), truncation
+        toward zero (``princeton``), truncation toward zero plus 1 (``bearpaw``). (..., 2) -> (..., 2)
+        float64; NaN stays NaN."""
+        points = np.asarray(points, dtype=np.float64)
+        if self.decoding == "posekit":
+            return points
+        return np.trunc(points) + (1.0 if self.decoding == "bearpaw" else 0.0)
 
     def encode(self, keypoints: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian target heat maps for one sample.
@@ -134,7 +209,8 @@ class HeatmapCodec:
         return heatmaps.astype(np.float32), target_weight.astype(np.float32)
 
     def decode(self, heatmaps):
-        """Keypoints in crop px from heat maps (arg-max + quarter offset, see :func:`decode_heatmaps`).
+        """Keypoints in crop px from heat maps (arg-max + quarter offset in the codec's ``decoding``,
+        see :func:`decode_heatmaps`; without the original-pixel rounding of :meth:`round_original`).
 
         Args:
             heatmaps: (B, J, h, w) or (J, h, w) numpy array or torch tensor.
@@ -149,7 +225,7 @@ class HeatmapCodec:
         unbatched = t.ndim == 3
         if unbatched:
             t = t.unsqueeze(0)
-        coords, maxvals = decode_heatmaps(t)
+        coords, maxvals = decode_heatmaps(t, self.decoding)
         coords = self.heatmap_to_crop(coords)
         if unbatched:
             coords, maxvals = coords[0], maxvals[0]

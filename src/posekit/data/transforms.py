@@ -11,9 +11,19 @@ of a crop made by :func:`crop_image` shows the original image at ``M^-1 (i, j)``
 keypoints moved by the same (2, 3) affine ``M`` stay aligned exactly.
 
 The crop of a person (Newell et al. 2016, Sec. 4; HRNet) is the square box of side
-``scale * 200 * scale_factor`` original px centred on the person ``center``, optionally rotated by
-``rot_deg`` about that centre, resized to ``S x S``. The box centre lands on crop point
-``(S / 2, S / 2)`` (the HRNet/mmpose convention, so boxes map as the reference code does).
+``scale * 200 * scale_factor`` original px centred on the person ``center`` moved down by
+``center_shift * scale`` px, optionally rotated by ``rot_deg`` about that centre, resized to
+``S x S``. The box centre lands on crop point ``(S / 2, S / 2)`` (the HRNet/mmpose convention, so
+boxes map as the reference code does).
+
+**The MPII crop protocol.** ``center`` and ``scale`` are the *raw* MPII person box of the official
+annotation release (``objpos`` and ``scale``: a rough person position and the person height / 200
+px). Every public hourglass implementation crops the *adjusted* box: centre ``y + 15 * scale``,
+side ``1.25 * scale * 200`` (HRNet ``lib/dataset/mpii.py``, bearpaw/pytorch-pose
+``pose/datasets/mpii.py``; the Newell/princeton ``valid.h5`` stores that adjusted box already).
+posekit keeps raw boxes in memory (:mod:`posekit.data.annotations` converts files that store
+adjusted ones) and applies the adjustment exactly once, here: :data:`MPII_SCALE_FACTOR` and
+:data:`MPII_CENTER_SHIFT` are the defaults of ``scale_factor`` and ``center_shift``.
 """
 
 from __future__ import annotations
@@ -39,6 +49,12 @@ __all__ = [
     "seed002_content_box",
     "seed002_affine",
     "check_crop_box",
+    "MPII_SCALE_FACTOR",
+    "MPII_CENTER_SHIFT",
+    "BOX_CONVENTIONS",
+    "adjust_person_box",
+    "raw_person_box",
+    "crop_box",
     "person_crop",
     "flip_image",
     "flip_keypoints",
@@ -55,6 +71,14 @@ SCALE_UNIT = 200.0
 MIN_BOX_SIDE = 4.0
 #: Largest accepted side of a crop box, as a multiple of the image's longer side.
 MAX_BOX_RATIO = 10.0
+#: The MPII crop protocol: the crop box side is ``MPII_SCALE_FACTOR * scale * 200`` px ...
+MPII_SCALE_FACTOR = 1.25
+#: ... around the centre moved down by ``MPII_CENTER_SHIFT * scale`` px (raw ``scale``).
+MPII_CENTER_SHIFT = 15.0
+#: How a file's ``center`` / ``scale`` relate to the raw MPII box: ``mpii_raw`` (the official release,
+#: the mmpose/HRNet json) or ``mpii_adjusted`` (the MPII protocol box already applied, as in the
+#: Newell/princeton HDF5).
+BOX_CONVENTIONS = ("mpii_raw", "mpii_adjusted")
 
 
 def _to_3x3(m: np.ndarray) -> np.ndarray:
@@ -254,6 +278,43 @@ def seed002_affine(center: Sequence[float], scale: float, output_size: int) -> n
     return get_affine_transform(sq_center, sq_scale, 0.0, output_size, scale_factor=1.0)
 
 
+def adjust_person_box(centers, scales, scale_factor: float = MPII_SCALE_FACTOR,
+                      center_shift: float = MPII_CENTER_SHIFT) -> tuple[np.ndarray, np.ndarray]:
+    """Raw MPII person boxes -> the boxes that are cropped (the MPII protocol by default).
+
+    ``center' = (x, y + center_shift * scale)``, ``scale' = scale * scale_factor``; the crop box is the
+    square of side ``scale' * 200`` px around ``center'``.
+
+    Args:
+        centers: (..., 2) raw centres, original px.
+        scales: (...) raw scales (box = scale * 200 px).
+
+    Returns:
+        ``(centers', scales')`` float64 arrays of the same shapes.
+    """
+    centers = np.array(centers, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    centers[..., 1] += float(center_shift) * scales
+    return centers, scales * float(scale_factor)
+
+
+def raw_person_box(centers, scales, scale_factor: float = MPII_SCALE_FACTOR,
+                   center_shift: float = MPII_CENTER_SHIFT) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`adjust_person_box`: adjusted boxes (e.g. ``valid.h5``) -> raw MPII boxes.
+
+    ``scale = scale' / scale_factor``, ``y = y' - center_shift * scale``.
+
+    Raises:
+        ValueError: a non-positive ``scale_factor``.
+    """
+    if not scale_factor > 0:
+        raise ValueError(f"scale_factor must be > 0, got {scale_factor}")
+    raw_scales = np.asarray(scales, dtype=np.float64) / float(scale_factor)
+    centers = np.array(centers, dtype=np.float64)
+    centers[..., 1] -= float(center_shift) * raw_scales
+    return centers, raw_scales
+
+
 #: Crop modes: ``center_scale`` (the square ``scale * 200 * scale_factor`` box) and ``seed002``
 #: (the ``210 s x 120 s`` box zero-padded to a square, :func:`seed002_box`).
 CROP_MODES = ("center_scale", "seed002")
@@ -292,40 +353,79 @@ def check_crop_box(center: Sequence[float], side: float, image_shape: Sequence[i
                          f"{w}x{h} image")
 
 
-def person_crop(center: Sequence[float], scale: float, output_size: int, mode: str = "center_scale",
-                scale_factor: float = 1.25, rot_deg: float = 0.0, scale_mult: float = 1.0,
-                image_shape: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
-    """The crop of one person: the one place that turns a person box into the crop affine.
+
+def _box(center: Sequence[float], scale: float, mode: str, scale_factor: float,
+         center_shift: float) -> tuple[np.ndarray, float, float]:
+    """``(box centre, box scale, enlargement)`` of :func:`crop_box` (side = scale * 200 * enlargement)."""
+    if mode not in CROP_MODES:
+        raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
+    if mode == "seed002":
+        box_center, box_scale = seed002_box(center, scale)
+        factor = 1.0
+    else:
+        box_center = np.asarray(center, dtype=np.float64).reshape(2).copy()
+        box_center[1] += float(center_shift) * float(scale)
+        box_scale, factor = float(scale), float(scale_factor)
+    if not box_scale * factor > 0:
+        raise ValueError(f"box side must be > 0, got scale={scale}, scale_factor={scale_factor}")
+    return box_center, box_scale, factor
+
+
+def crop_box(center: Sequence[float], scale: float, mode: str = "center_scale",
+             scale_factor: float = MPII_SCALE_FACTOR, center_shift: float = MPII_CENTER_SHIFT,
+             ) -> tuple[np.ndarray, float]:
+    """The square box cropped for a raw person box, without augmentation.
 
     Args:
-        center, scale: the person box (original px; box side ``scale * 200`` px).
+        center, scale: the raw MPII person box (original px; ``scale * 200`` px high).
+        mode: one of :data:`CROP_MODES`.
+        scale_factor, center_shift: the box adjustment of ``center_scale`` (default: the MPII
+            protocol, :func:`adjust_person_box`); ``seed002`` uses the raw box as its paper does and
+            ignores both.
+
+    Returns:
+        ``(box_center (2,), side)``: the square of side ``side`` original px around ``box_center``
+        (original px) that becomes the crop.
+
+    Raises:
+        ValueError: unknown mode or a non-positive box.
+    """
+    box_center, box_scale, factor = _box(center, scale, mode, scale_factor, center_shift)
+    return box_center, box_scale * SCALE_UNIT * factor
+
+
+def person_crop(center: Sequence[float], scale: float, output_size: int, mode: str = "center_scale",
+                scale_factor: float = MPII_SCALE_FACTOR, rot_deg: float = 0.0, scale_mult: float = 1.0,
+                center_shift: float = MPII_CENTER_SHIFT, image_shape: Sequence[int] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+    """The crop of one person: the one place that turns a raw person box into the crop affine.
+
+    Args:
+        center, scale: the raw person box (original px; box side ``scale * 200`` px).
         output_size: crop side ``S``.
         mode: one of :data:`CROP_MODES`.
-        scale_factor: box enlargement of ``center_scale`` (ignored by ``seed002``).
-        rot_deg, scale_mult: augmentation rotation (degrees) and box-size multiplier.
+        scale_factor, center_shift: the box adjustment of ``center_scale`` (:func:`crop_box`).
+        rot_deg, scale_mult: augmentation rotation (degrees, about the box centre) and box-size
+            multiplier.
         image_shape: ``(H, W, ...)`` of the image; when given, the crop box (before augmentation)
             must pass :func:`check_crop_box`.
 
     Returns:
         ``(affine, keep_box, center, scale)``: the (2, 3) original -> crop affine, the box outside
         which crop pixels are zeroed (``seed002``; else None) for :func:`crop_image`, and the centre
-        and scale actually cropped (after the ``seed002`` conversion and ``scale_mult``).
+        and scale actually cropped (the box centre after ``center_shift`` or the ``seed002``
+        conversion; the scale after that conversion and ``scale_mult``, before ``scale_factor``).
 
     Raises:
         ValueError: unknown mode, a non-positive box, or a box that fails :func:`check_crop_box`.
     """
-    if mode not in CROP_MODES:
-        raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
-    keep_box = None
-    if mode == "seed002":
-        keep_box = seed002_content_box(center, scale)
-        center, scale = seed002_box(center, scale)
-        scale_factor = 1.0
-    center = np.asarray(center, dtype=np.float64).reshape(2)
+    box_center, box_scale, factor = _box(center, scale, mode, scale_factor, center_shift)
     if image_shape is not None:
-        check_crop_box(center, float(scale) * SCALE_UNIT * float(scale_factor), image_shape)
-    scale = float(scale) * float(scale_mult)
-    return get_affine_transform(center, scale, rot_deg, output_size, scale_factor=scale_factor), keep_box, center, scale
+        check_crop_box(box_center, box_scale * SCALE_UNIT * factor, image_shape)
+    keep_box = seed002_content_box(center, scale) if mode == "seed002" else None
+    box_scale *= float(scale_mult)
+    affine = get_affine_transform(box_center, box_scale, rot_deg, output_size, scale_factor=factor)
+    return affine, keep_box, box_center, box_scale
 
 
 # --------------------------------------------------------------------------------------------------

@@ -33,6 +33,25 @@ def crop_to_original(coords_crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return np.einsum("bij,bkj->bki", inv[..., :2], coords_crop) + inv[:, None, :, 2]
 
 
+def heatmaps_to_original(codec: HeatmapCodec, heatmaps: np.ndarray,
+                         affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints in original image pixels from heat maps, in the codec's decoding convention.
+
+    Arg-max and quarter offset in heat-map px, to crop px (:meth:`HeatmapCodec.decode`), to original
+    px with the inverse crop affine (:func:`crop_to_original`), then the convention's rounding
+    (:meth:`HeatmapCodec.round_original`).
+
+    Args:
+        heatmaps: ``(B, J, h, w)`` in the heat-map frame of the crops.
+        affine: ``(B, 2, 3)`` original -> crop affines.
+
+    Returns:
+        ``(preds (B, J, 2) original px, maxvals (B, J))``.
+    """
+    coords, conf = codec.decode(np.asarray(heatmaps))
+    return codec.round_original(crop_to_original(coords, affine)), conf
+
+
 @torch.no_grad()
 def run_inference(model: nn.Module, dataset, codec: HeatmapCodec, batch_size: int = 32, flip: bool = False,
                   device: str | torch.device = "cpu", keypoints: KeypointSet | None = None,
@@ -47,8 +66,9 @@ def run_inference(model: nn.Module, dataset, codec: HeatmapCodec, batch_size: in
         keypoints: the model's channel keypoints (needed for ``flip``).
 
     Returns:
-        ``(preds, maxvals)``: ``(N, J, 2)`` keypoints in original image pixels and ``(N, J)`` heat-map
-        peak values (the per-joint confidence), in dataset order.
+        ``(preds, maxvals)``: ``(N, J, 2)`` keypoints in original image pixels (``codec``'s decoding
+        convention, :func:`heatmaps_to_original`) and ``(N, J)`` heat-map peak values (the per-joint
+        confidence), in dataset order.
     """
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
@@ -59,7 +79,7 @@ def run_inference(model: nn.Module, dataset, codec: HeatmapCodec, batch_size: in
             heatmaps = predict_heatmaps_multiscale(model, images, scales, flip=flip, keypoints=keypoints)
         else:
             heatmaps = predict_heatmaps(model, images, flip=flip, keypoints=keypoints)
-        coords, conf = codec.decode(heatmaps.cpu().numpy())
-        preds.append(crop_to_original(coords, batch["affine"].numpy()))
+        coords, conf = heatmaps_to_original(codec, heatmaps.cpu().numpy(), batch["affine"].numpy())
+        preds.append(coords)
         maxvals.append(conf)
     return np.concatenate(preds), np.concatenate(maxvals)

@@ -21,7 +21,7 @@ from posekit.data.dataset import image_to_tensor
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import SCALE_UNIT, crop_image, person_crop
 from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps, predict_heatmaps_multiscale
-from posekit.decoding.inference import crop_to_original
+from posekit.decoding.inference import heatmaps_to_original
 from posekit.keypoints import KeypointSet
 from posekit.models.registry import load_model
 
@@ -38,8 +38,8 @@ class PosePrediction:
         keypoints: ``(K, 2)`` x, y in original image pixels, in the order of ``keypoint_set``.
         confidence: ``(K,)`` heat-map peak values.
         keypoint_set: the model's keypoints.
-        center: ``(2,)`` person center used for the crop, original pixels.
-        scale: person scale used for the crop (box = scale * 200 px before the enlargement factor).
+        center: ``(2,)`` raw person center (before the crop protocol's shift), original pixels.
+        scale: raw person scale (box = scale * 200 px before the enlargement factor).
         heatmaps: ``(K, h, w)`` the model's heat maps in the crop's heat-map frame.
         crop: ``(S, S, 3)`` uint8 RGB crop fed to the network.
         affine: ``(2, 3)`` original -> crop affine.
@@ -70,14 +70,16 @@ class PosePrediction:
 
 
 def person_box(image_shape: tuple[int, ...], center=None, scale=None, bbox=None,
-               scale_factor: float = 1.25) -> tuple[np.ndarray, float]:
-    """Center and scale of the person box from what the user gave.
+               scale_factor: float = 1.25, center_shift: float = 0.0) -> tuple[np.ndarray, float]:
+    """The raw MPII person box (center, scale) from what the user gave.
 
-    Precedence: ``center`` + ``scale`` (MPII convention, box = scale * 200 px); else ``bbox``
-    ``(x1, y1, x2, y2)`` in original pixels (scale = longer side / 200); else the whole image. In
-    the last two cases the scale is divided by ``scale_factor`` so that, after the usual
-    enlargement, the crop covers exactly the box. Whether the box fits the image is checked when
-    it is cropped (:func:`posekit.data.transforms.check_crop_box`).
+    Precedence: ``center`` + ``scale`` (the raw MPII convention of the annotation release: box =
+    scale * 200 px, the crop protocol is applied on top); else ``bbox`` ``(x1, y1, x2, y2)`` in
+    original pixels (scale = longer side / 200); else the whole image. In the last two cases the
+    scale is divided by ``scale_factor`` and the centre moved up by ``center_shift * scale`` so that,
+    after the crop protocol, the crop is the square around the box's centre that just covers it.
+    Whether the box fits the image is checked when it is cropped
+    (:func:`posekit.data.transforms.check_crop_box`).
 
     Raises:
         ValueError: only one of center/scale given, a non-finite value, a non-positive scale, a
@@ -100,8 +102,8 @@ def person_box(image_shape: tuple[int, ...], center=None, scale=None, bbox=None,
     x1, y1, x2, y2 = (float(v) for v in bbox)
     if not x2 > x1 or not y2 > y1:
         raise ValueError(f"degenerate box {list(bbox)}: need x2 > x1 and y2 > y1")
-    center = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
-    return center, max(x2 - x1, y2 - y1) / SCALE_UNIT / scale_factor
+    scale = max(x2 - x1, y2 - y1) / SCALE_UNIT / scale_factor
+    return np.array([(x1 + x2) / 2, (y1 + y2) / 2 - center_shift * scale]), scale
 
 
 class PosePredictor:
@@ -131,9 +133,11 @@ class PosePredictor:
         if self.flip:
             self.keypoints.flip_permutation()   # raises for a set that cannot be flipped
         c = artifact.codec
-        self.codec = HeatmapCodec(c["input_size"], c["heatmap_size"], c["sigma"])
+        self.codec = HeatmapCodec(c["input_size"], c["heatmap_size"], c["sigma"], c.get("decoding", "posekit"))
         self.crop_mode = artifact.crop.get("mode", "center_scale")
         self.scale_factor = float(artifact.crop.get("scale_factor", 1.25))
+        # artifacts written before the shift existed were trained without one
+        self.center_shift = float(artifact.crop.get("center_shift", 0.0))
         self.input_size = int(artifact.crop.get("input_size", c["input_size"]))
         self.device = torch.device(device)
         # channels-last convolutions: faster CPU inference for the hourglass family (docs/performance.md)
@@ -183,10 +187,10 @@ class PosePredictor:
         """
         given = (f"center {list(center)} and scale {scale}" if center is not None else
                  f"box {list(bbox)}" if bbox is not None else "the whole image as the box")
-        center, scale = person_box(image.shape, center, scale, bbox, self.scale_factor)
+        center, scale = person_box(image.shape, center, scale, bbox, self.scale_factor, self.center_shift)
         try:
             affine, keep_box, _, _ = person_crop(center, scale, self.input_size, self.crop_mode, self.scale_factor,
-                                                 image_shape=image.shape)
+                                                 center_shift=self.center_shift, image_shape=image.shape)
         except ValueError as e:
             raise ValueError(f"{given}: {e}") from None
         return crop_image(image, affine, self.input_size, keep_box=keep_box), affine, center, scale
@@ -223,8 +227,8 @@ class PosePredictor:
             heatmaps = predict_heatmaps(self.model, x, flip=True, keypoints=self.keypoints)
         else:
             heatmaps = output_heatmaps(out).float()
-        coords, conf = self.codec.decode(heatmaps.cpu().numpy())
-        keypoints = crop_to_original(coords, affine[None])[0]
+        coords, conf = heatmaps_to_original(self.codec, heatmaps.cpu().numpy(), affine[None])
+        keypoints = coords[0]
         return PosePrediction(keypoints, conf[0], self.keypoints, center, scale, heatmaps[0].cpu().numpy(), crop,
                               affine, flip, extra)
 

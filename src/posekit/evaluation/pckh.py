@@ -12,13 +12,16 @@ percentage (0-100) of its annotated instances that are correct.
 
 Conventions, checked against the reference implementations:
 
-* **Threshold comparison is ``<=``.** The official MPII MATLAB toolkit (``evalMPII``,
-  ``computePCK.m``: ``mean(d(~isnan(d)) <= range(k))``) and HRNet
+* **Threshold comparison is ``<=``** in the default ``hrnet`` protocol. The official MPII MATLAB
+  toolkit (``evalMPII``, ``computePCK.m``: ``mean(d(~isnan(d)) <= range(k))``) and HRNet
   (``leoxiaobin/deep-high-resolution-net.pytorch``, ``lib/dataset/mpii.py``:
   ``scaled_uv_err <= threshold``) both use less-or-equal; bearpaw/pytorch-pose's
-  ``evaluation/eval_PCKh.py`` uses a strict ``<``. We follow the official ``<=``. A distance of
-  exactly ``t * head_size`` therefore counts as correct. (With real-valued coordinates the two
-  conventions only differ on exact ties.)
+  ``evaluation/eval_PCKh.py`` and princeton-vl/pytorch_stacked_hourglass's ``test.py`` use a strict
+  ``<`` (their protocols, :mod:`posekit.evaluation.protocols`). A distance of exactly
+  ``t * head_size`` counts as correct under ``<=``. (With real-valued coordinates the two
+  conventions only differ on exact ties; with integer predictions and annotations they do differ.)
+* **Protocols.** Rows, Mean and the joints scored follow a :class:`~posekit.evaluation.protocols.PCKhProtocol`
+  (``protocol`` argument of :func:`pckh`); the points below describe the default ``hrnet`` one.
 * **Table rows** (Shoulder, Elbow, ...) are the plain average of the left and right joint's
   PCKh, ``0.5 * (PCKh[l] + PCKh[r])``, as in HRNet's ``evaluate`` and the MPII toolkit's curves
   (``mean(pckAll(:, [l r]))``); they are *not* weighted by the two joints' counts. If one side
@@ -49,6 +52,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from posekit.evaluation.protocols import PROTOCOLS, PCKhProtocol, get_protocol
 from posekit.keypoints import MPII, KeypointSet
 
 __all__ = [
@@ -100,6 +104,7 @@ class PCKhResult:
         counts: (J,) int, number of evaluated instances per joint (annotated and inside ``mask``).
         num_samples: N.
         keypoints: the keypoint set of the J joints (names, table rows, mean exclusions).
+        protocol: how rows, Mean and ``total`` are formed (:mod:`posekit.evaluation.protocols`).
         distances: (N, J) per-sample distance ``||pred - gt|| / head_size`` (head sizes, a unit-free
             ratio); ``inf`` where the prediction is not finite. None when not kept.
         evaluated: (N, J) bool, the instances that count (annotated and inside ``mask``). None
@@ -112,6 +117,7 @@ class PCKhResult:
     counts: np.ndarray
     num_samples: int
     keypoints: KeypointSet = MPII
+    protocol: PCKhProtocol = PROTOCOLS["hrnet"]
     distances: np.ndarray | None = None
     evaluated: np.ndarray | None = None
 
@@ -129,7 +135,8 @@ class PCKhResult:
         return int(hits[0])
 
     def sample_correct(self, threshold: float | None = None) -> np.ndarray:
-        """(N, J) bool: which evaluated instances are correct at ``threshold`` (default: the first).
+        """(N, J) bool: which evaluated instances are correct at ``threshold`` (default: the first),
+        with the protocol's comparison (``<=``, or ``<`` for a strict protocol).
 
         Raises:
             ValueError: the result was made without its per-sample distances.
@@ -137,7 +144,8 @@ class PCKhResult:
         if self.distances is None or self.evaluated is None:
             raise ValueError("this PCKh result holds no per-sample distances")
         t = self.thresholds[self._index(threshold)]
-        return (self.distances <= t) & self.evaluated
+        within = np.less if self.protocol.strict else np.less_equal
+        return within(self.distances, t) & self.evaluated
 
     def joint_pckh(self, threshold: float | None = None) -> dict[str, float]:
         """Per-joint PCKh (%) at ``threshold`` (default: the first one), keyed by joint name."""
@@ -151,26 +159,39 @@ class PCKhResult:
         total = int(self.counts[ids].sum())
         return float(100.0 * self.correct[k, ids].sum() / total) if total else math.nan
 
+    def _aggregate(self, joints: Iterable[int], threshold: float | None, how: str) -> float:
+        """PCKh (%) of several joints: ``"weighted"`` / ``"pooled"`` (correct / count over them) or an
+        unweighted mean of their per-joint values (joints without an evaluated instance left out)."""
+        ids = list(joints)
+        if how in ("weighted", "pooled"):
+            return self.subset_mean(ids, threshold)
+        row = self.per_joint[self._index(threshold)]
+        vals = [row[j] for j in ids if self.counts[j] > 0]
+        return float(sum(vals) / len(vals)) if vals else math.nan
+
     def mean(self, threshold: float | None = None) -> float:
-        """Official Mean (%): count-weighted over all joints but the set's ``mean_excluded`` (MPII:
-        pelvis and thorax)."""
-        return self.subset_mean(self.keypoints.mean_ids(), threshold)
+        """The Mean (%) over all joints but the set's ``mean_excluded`` (MPII: pelvis and thorax):
+        count-weighted, or unweighted under the ``bearpaw`` protocol."""
+        return self._aggregate(self.keypoints.mean_ids(), threshold, self.protocol.mean)
+
+    def total(self, threshold: float | None = None) -> float:
+        """PCKh (%) pooled over all joints (the ``princeton`` protocol's ``total``)."""
+        return self.subset_mean(range(len(self.keypoints)), threshold)
 
     def hard_mean(self, threshold: float | None = None) -> float:
-        """Count-weighted PCKh (%) over the set's ``"hard"`` subset (MPII: ten joints); NaN without one."""
+        """PCKh (%) over the set's ``"hard"`` subset (MPII: ten joints), aggregated like the Mean;
+        NaN without one."""
         hard = self.keypoints.subsets.get("hard")
-        return self.subset_mean(self.keypoints.indices(hard), threshold) if hard else math.nan
+        return self._aggregate(self.keypoints.indices(hard), threshold, self.protocol.mean) if hard else math.nan
 
     def table(self, threshold: float | None = None) -> dict[str, float]:
         """The paper table at ``threshold``: the set's rows (MPII: head, shoulder, ..., ankle), mean (%).
 
-        Left/right rows are ``0.5 * (PCKh[l] + PCKh[r])`` (see module docstring).
+        Left/right rows are ``0.5 * (PCKh[l] + PCKh[r])`` (see module docstring), or the pooled rate
+        of both joints under the ``princeton`` protocol.
         """
-        row = self.per_joint[self._index(threshold)]
-        out: dict[str, float] = {}
-        for name, ids in self.keypoints.table_rows().items():
-            vals = [row[j] for j in ids if self.counts[j] > 0]
-            out[name] = float(sum(vals) / len(vals)) if vals else math.nan
+        out = {name: self._aggregate(ids, threshold, "pooled" if self.protocol.rows == "pooled" else "unweighted")
+               for name, ids in self.keypoints.table_rows().items()}
         out["mean"] = self.mean(threshold)
         return out
 
@@ -179,7 +200,8 @@ class PCKhResult:
 
         Keys: ``"pckh@T"`` (table dict) and ``"per_joint@T"`` for every threshold T, ``"per_joint"``
         (the first threshold's per-joint values), ``"hard_mean@T"``, ``"counts"`` (per joint),
-        ``"num_samples"``, ``"thresholds"``.
+        ``"num_samples"``, ``"thresholds"``, ``"protocol"`` (its name); for a protocol with a total
+        (``princeton``) also ``"total"`` (first threshold) and ``"total@T"``.
         """
         def clean(x: float) -> float | None:
             return None if not math.isfinite(x) else float(x)
@@ -193,9 +215,14 @@ class PCKhResult:
             key = _threshold_key(t)
             out[f"per_joint@{key}"] = {k: clean(v) for k, v in self.joint_pckh(t).items()}
             out[f"hard_mean@{key}"] = clean(self.hard_mean(t))
+        if self.protocol.total:
+            out["total"] = clean(self.total())
+            for t in self.thresholds:
+                out[f"total@{_threshold_key(t)}"] = clean(self.total(t))
         out["counts"] = {name: int(c) for name, c in zip(self.joint_names, self.counts)}
         out["num_samples"] = int(self.num_samples)
         out["thresholds"] = [float(t) for t in self.thresholds]
+        out["protocol"] = self.protocol.name
         return out
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -220,12 +247,14 @@ def pckh(
     thresholds: float | Sequence[float] = (0.5,),
     mask: np.ndarray | None = None,
     keypoints: KeypointSet | None = None,
+    protocol: str | PCKhProtocol = "hrnet",
 ) -> PCKhResult:
     """PCKh of predictions against ground truth (official MPII definition, see module docstring).
 
     A joint instance is evaluated when it is annotated (``missing`` False) and selected by
-    ``mask``; it is correct at ``t`` when ``||pred - gt|| / head_size <= t``. A non-finite
-    prediction (NaN/inf) is wrong, as in the MPII toolkit.
+    ``mask`` (and, under the ``princeton`` protocol, its ground-truth x is not 0); it is correct at
+    ``t`` when ``||pred - gt|| / head_size <= t`` (``<`` under the ``bearpaw`` and ``princeton``
+    protocols). A non-finite prediction (NaN/inf) is wrong, as in the MPII toolkit.
 
     Args:
         pred: (N, J, 2) predicted (x, y), original image pixels.
@@ -236,6 +265,7 @@ def pckh(
         mask: optional (N, J) bool; only True entries are evaluated (e.g. ``visible`` or
             ``~visible`` for PCKh on occluded joints). Combined with ``missing`` by AND.
         keypoints: the keypoint set of the J joints (default: MPII for J = 16).
+        protocol: a protocol name of :data:`posekit.evaluation.protocols.PROTOCOLS` or the protocol.
 
     Returns:
         :class:`PCKhResult` (percentages 0-100), with the (N, J) per-sample distances and
@@ -243,9 +273,10 @@ def pckh(
 
     Raises:
         ValueError: inconsistent shapes, a keypoint set of another size, a non-finite ground-truth
-            coordinate on an evaluated joint, or a non-positive / non-finite head size on a sample
-            that has an evaluated joint.
+            coordinate on an evaluated joint, a non-positive / non-finite head size on a sample that
+            has an evaluated joint, or an unknown protocol.
     """
+    protocol = get_protocol(protocol)
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
     if gt.ndim != 3 or gt.shape[2] != 2:
@@ -267,6 +298,8 @@ def pckh(
         if mask.shape != (n, j):
             raise ValueError(f"mask must have shape ({n}, {j}), got {mask.shape}")
         evaluated &= mask.astype(bool)
+    if protocol.skip_zero_x:
+        evaluated &= gt[..., 0] != 0
     ts = _as_thresholds(thresholds)
 
     bad_gt = evaluated & ~np.isfinite(gt).all(axis=-1)
@@ -286,7 +319,8 @@ def pckh(
         scaled = np.linalg.norm(pred - gt, axis=-1) / safe_heads[:, None]  # (N, J)
     scaled = np.where(np.isfinite(scaled), scaled, np.inf)
     counts = evaluated.sum(axis=0)
-    correct = np.stack([((scaled <= t) & evaluated).sum(axis=0) for t in ts])  # (T, J)
+    within = np.less if protocol.strict else np.less_equal
+    correct = np.stack([(within(scaled, t) & evaluated).sum(axis=0) for t in ts])  # (T, J)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, 100.0 * correct / np.maximum(counts, 1), np.nan)
     if keypoints is None:
@@ -294,7 +328,7 @@ def pckh(
     if len(keypoints) != j:
         raise ValueError(f"keypoint set {keypoints.name!r} has {len(keypoints)} keypoints, the arrays have {j}")
     return PCKhResult(thresholds=ts, per_joint=per_joint, correct=correct, counts=counts,
-                      num_samples=n, keypoints=keypoints, distances=scaled, evaluated=evaluated)
+                      num_samples=n, keypoints=keypoints, protocol=protocol, distances=scaled, evaluated=evaluated)
 
 
 #: Joint selections of :func:`visibility_mask` (PBN experiments: PCKh on invisible joints).
@@ -382,8 +416,8 @@ def format_table(result: PCKhResult, threshold: float | None = None) -> str:
 
     Columns: the keypoint set's rows (MPII: Head Sho Elb Wri Hip Knee Ank) and Mean at
     ``threshold`` (default: the result's first threshold, normally 0.5), then ``Mean@0.1`` when 0.1
-    was also evaluated. A footer gives the number of samples and evaluated joints and the
-    hard-joint mean. Values in percent.
+    was also evaluated. A footer gives the number of samples and evaluated joints, the hard-joint
+    mean, the ``total`` of protocols that have one and the protocol's name. Values in percent.
     """
     k = result._index(threshold)
     t = result.thresholds[k]
@@ -409,4 +443,7 @@ def format_table(result: PCKhResult, threshold: float | None = None) -> str:
               + (f" ({excluded} excluded)" if excluded else ""))
     if result.keypoints.subsets.get("hard"):
         footer += f"; hard-joint mean {result.hard_mean(t):.2f}"
+    if result.protocol.total:
+        footer += f"; total over all {len(result.keypoints)} joints {result.total(t):.2f}"
+    footer += f"; protocol {result.protocol.name}"
     return "\n".join([head_line, rule, value_line, rule, footer])

@@ -1,6 +1,7 @@
 """Stacked Hourglass Networks (Newell, Yang & Deng, ECCV 2016), with the reduced-stem variant.
 
-Reads top to bottom: the building blocks (:class:`ConvBNReLU`, :class:`Residual`), the two stems,
+Reads top to bottom: the building blocks (:class:`ConvBNReLU`, :class:`Residual`), the three stems
+(Newell's, the reduced one, bearpaw/pytorch-pose's),
 one :class:`Hourglass` module, the per-stack :class:`LinearHead`, the stack loop
 :class:`HourglassStacks` (shared with the PBN family, whose heads plug into it), the network
 :class:`StackedHourglass` and its registered builders.
@@ -20,7 +21,7 @@ from torch import nn
 from posekit.models.layers import IMAGENET_MEAN, IMAGENET_STD, InputNormalization
 from posekit.models.registry import create_model, register_model
 
-STEMS = ("newell", "reduced")
+STEMS = ("newell", "reduced", "bearpaw")
 NEXT_STACK_FEATURES = ("shared", "specific")
 
 
@@ -59,19 +60,23 @@ class Residual(nn.Module):
         return out + self.skip(x)
 
 
+def _residual_stem(num_features: int, width: int, middle: int) -> nn.Sequential:
+    """7x7/2 conv 3->w, residual w->2w, max-pool, residual 2w->middle, residual middle->F."""
+    return nn.Sequential(
+        ConvBNReLU(3, width, 7, stride=2),
+        Residual(width, 2 * width),
+        nn.MaxPool2d(2, 2),
+        Residual(2 * width, middle),
+        Residual(middle, num_features),
+    )
+
+
 def newell_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
     """The original stem: 7x7/2 conv 3->64, residual 64->128, max-pool, residual 128->128, residual
     128->F. ``(B, 3, S, S) -> (B, F, S/4, S/4)``; 350,848 conv weights + biases for F = 256.
 
     ``width`` (64 in the paper) scales the 64/128 channels, for small CPU models only."""
-    w = width
-    return nn.Sequential(
-        ConvBNReLU(3, w, 7, stride=2),
-        Residual(w, 2 * w),
-        nn.MaxPool2d(2, 2),
-        Residual(2 * w, 2 * w),
-        Residual(2 * w, num_features),
-    )
+    return _residual_stem(num_features, width, 2 * width)
 
 
 def reduced_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
@@ -89,6 +94,17 @@ def reduced_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
         ConvBNReLU(2 * w, 2 * w, 3),
         ConvBNReLU(2 * w, num_features, 1),
     )
+
+
+def bearpaw_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
+    """The stem of bearpaw/pytorch-pose's ``hg`` (``pose/models/hourglass.py``, ``HourglassNet``):
+    7x7/2 conv 3->64, residual 64->128, max-pool, residual 128->256 (1x1 projection), residual
+    256->F. ``(B, 3, S, S) -> (B, F, S/4, S/4)``. It differs from :func:`newell_stem` only after the
+    pool (Newell: 128->128, 128->F), which makes the 2-stack, 256-feature network 6,730,912
+    parameters instead of 6,570,400 (``tests/test_models.py``).
+
+    ``width`` (64 there) scales the 64/128/256 channels, for small CPU models only."""
+    return _residual_stem(num_features, width, 4 * width)
 
 
 class Hourglass(nn.Module):
@@ -213,12 +229,13 @@ class StackedHourglass(nn.Module):
 
 
 def make_stem(name: str, num_features: int, width: int) -> nn.Sequential:
-    """``"newell"`` (:func:`newell_stem`) or ``"reduced"`` (:func:`reduced_stem`).
+    """``"newell"`` (:func:`newell_stem`), ``"reduced"`` (:func:`reduced_stem`) or ``"bearpaw"``
+    (:func:`bearpaw_stem`).
 
     Raises:
         ValueError: unknown stem name.
     """
-    stems = {"newell": newell_stem, "reduced": reduced_stem}
+    stems = {"newell": newell_stem, "reduced": reduced_stem, "bearpaw": bearpaw_stem}
     if name not in stems:
         raise ValueError(f"unknown stem {name!r}; expected one of {STEMS}")
     return stems[name](num_features, width)
@@ -236,7 +253,8 @@ def hourglass(num_joints: int = 16, num_stacks: int = 2, num_features: int = 256
         num_stacks: number of hourglass modules (the paper's best model: 8).
         num_features: channels inside the hourglasses (256 in the paper).
         depth: pooling levels per hourglass (4: 64 -> 4 px at 256 input).
-        stem: ``"newell"`` (residual stem) or ``"reduced"`` (5 plain conv layers).
+        stem: ``"newell"`` (residual stem), ``"reduced"`` (5 plain conv layers) or ``"bearpaw"``
+            (bearpaw/pytorch-pose's residual stem).
         stem_width: first stem width (64 in both papers; smaller only for quick CPU models).
         input_mean, input_std: RGB normalisation of the [0, 1] input.
 

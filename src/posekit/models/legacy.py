@@ -119,7 +119,7 @@ def migrate_v1(ckpt: dict, where: str = "checkpoint") -> tuple[ModelArtifact, di
         input={"color": "RGB", "range": [0.0, 1.0], "layout": "NCHW", "size": data["input_size"],
                "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         crop={"mode": data.get("crop", "center_scale"), "scale_factor": data.get("scale_factor", 1.25),
-              "input_size": data["input_size"]},
+              "center_shift": 0.0, "input_size": data["input_size"]},
         codec={"input_size": data["input_size"], "heatmap_size": data["heatmap_size"], "sigma": data["sigma"],
                "decoding": "posekit"},
         eval={"flip_test": bool(ev.get("flip_test", True)), "scales": None},

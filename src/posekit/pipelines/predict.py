@@ -31,6 +31,7 @@ import numpy as np
 
 from posekit.checkpoint import atomic_write
 from posekit.data.dataset import load_image
+from posekit.data.transforms import crop_box
 from posekit.decoding.detection import Detection, make_detector
 from posekit.decoding.predictor import PosePrediction, PosePredictor
 from posekit.keypoints import COCO, MPII
@@ -251,9 +252,9 @@ class PoseInferencer:
         try:
             if center is not None:
                 pred = self.predictor.predict(image, center=center, scale=scale)
-                side = pred.scale * 200.0 * self.predictor.scale_factor / 2
-                box = tuple(float(v) for v in (pred.center[0] - side, pred.center[1] - side,
-                                               pred.center[0] + side, pred.center[1] + side))
+                p = self.predictor   # the square the crop covers (after the crop protocol's shift)
+                (cx, cy), side = crop_box(pred.center, pred.scale, p.crop_mode, p.scale_factor, p.center_shift)
+                box = (float(cx - side / 2), float(cy - side / 2), float(cx + side / 2), float(cy + side / 2))
                 return ImageResult(source, [self._person(pred, box, box_source)], image, frame)
             detections: list[Detection] = []
             if boxes is None and self.detector is not None:

@@ -260,7 +260,8 @@ def resolve_model_config(cfg: Config, keypoints: KeypointSet, channel_keypoints:
 
     annotations = None
     if m.groups.startswith("mi:") and channel_keypoints.names != MPII.names:
-        ann = load_annotations(prepare_data(cfg.data).annotations, num_joints=len(keypoints))
+        ann = load_annotations(prepare_data(cfg.data).annotations, num_joints=len(keypoints),
+                               box_convention=cfg.data.box_convention)
         annotations = ann.select_joints(keypoints.indices(channel_keypoints.names))
     groups = resolve_groups(m.groups, channel_keypoints, annotations)
     out = copy.deepcopy(cfg)
@@ -473,7 +474,7 @@ class Trainer:
                       "best_epoch": s.best_epoch if s.best_epoch > 0 else None}
         return make_artifact(self.model.posekit_spec, self.output_keypoints(), d.input_size, d.heatmap_size, d.sigma,
                              d.crop, d.scale_factor, self.cfg.eval.flip_test, self.cfg.eval.scales,
-                             trained_on=trained_on, extra=self.artifact_extra())
+                             trained_on=trained_on, extra=self.artifact_extra(), center_shift=d.center_shift)
 
     def artifact_extra(self) -> dict:
         """Family-specific facts for the artifact's ``extra`` (default: none)."""
