@@ -2,6 +2,7 @@
 scores and PCK_dist. File formats (ground truth, prediction files) are read by :mod:`posekit.data`;
 running a model on a dataset is :mod:`posekit.pipelines.evaluate`."""
 
+from posekit.evaluation.pck import pck, pck_torso, torso_sizes
 from posekit.evaluation.pckh import (
     TABLE_ROWS,
     VISIBILITY_CHOICES,
@@ -15,4 +16,4 @@ from posekit.evaluation.pckh import (
 )
 
 __all__ = ["TABLE_ROWS", "VISIBILITY_CHOICES", "PCKhResult", "format_table", "missing_from_zero_joints", "pckh",
-           "pckh_curve", "pckh_from_normalize", "visibility_mask"]
+           "pckh_curve", "pckh_from_normalize", "visibility_mask", "pck", "pck_torso", "torso_sizes"]

@@ -100,6 +100,8 @@ class PCKhResult:
         counts: (J,) int, number of evaluated instances per joint (annotated and inside ``mask``).
         num_samples: N.
         keypoints: the keypoint set of the J joints (names, table rows, mean exclusions).
+        metric: the metric's name in tables and JSON keys: ``"PCKh"`` (distances normalised by head
+            size) or ``"PCK"`` (by torso size, :func:`posekit.evaluation.pck.pck`).
     """
 
     thresholds: tuple[float, ...]
@@ -108,6 +110,7 @@ class PCKhResult:
     counts: np.ndarray
     num_samples: int
     keypoints: KeypointSet = MPII
+    metric: str = "PCKh"
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -160,9 +163,9 @@ class PCKhResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary. All PCKh values are percentages (0-100); NaN becomes None.
 
-        Keys: ``"pckh@T"`` (table dict) and ``"per_joint@T"`` for every threshold T, ``"per_joint"``
-        (the first threshold's per-joint values), ``"hard_mean@T"``, ``"counts"`` (per joint),
-        ``"num_samples"``, ``"thresholds"``.
+        Keys: ``"pckh@T"`` (table dict; ``"pck@T"`` for PCK) and ``"per_joint@T"`` for every
+        threshold T, ``"per_joint"`` (the first threshold's per-joint values), ``"hard_mean@T"``,
+        ``"counts"`` (per joint), ``"num_samples"``, ``"thresholds"``, ``"metric"``.
         """
         def clean(x: float) -> float | None:
             return None if not math.isfinite(x) else float(x)
@@ -170,7 +173,7 @@ class PCKhResult:
         out: dict[str, Any] = {}
         for t in self.thresholds:
             key = _threshold_key(t)
-            out[f"pckh@{key}"] = {k: clean(v) for k, v in self.table(t).items()}
+            out[f"{self.metric.lower()}@{key}"] = {k: clean(v) for k, v in self.table(t).items()}
         out["per_joint"] = {k: clean(v) for k, v in self.joint_pckh().items()}
         for t in self.thresholds:
             key = _threshold_key(t)
@@ -179,6 +182,7 @@ class PCKhResult:
         out["counts"] = {name: int(c) for name, c in zip(self.joint_names, self.counts)}
         out["num_samples"] = int(self.num_samples)
         out["thresholds"] = [float(t) for t in self.thresholds]
+        out["metric"] = self.metric
         return out
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -380,7 +384,7 @@ def format_table(result: PCKhResult, threshold: float | None = None) -> str:
     if k01 is not None and k01 != k:
         headers.append("Mean@0.1")
         values.append(result.mean(0.1))
-    label = f"PCKh@{_threshold_key(t)}"
+    label = f"{result.metric}@{_threshold_key(t)}"
     widths = [max(6, len(h)) for h in headers]
     head_line = f"{'':<10}" + " ".join(f"{h:>{w}}" for h, w in zip(headers, widths))
     value_line = f"{label:<10}" + " ".join(f"{v:>{w}.2f}" for v, w in zip(values, widths))
