@@ -10,6 +10,7 @@ import pytest
 
 from posekit.config import AugmentConfig, DataConfig
 from posekit.data.dataset import PoseDataset, tensor_to_image
+from posekit.decoding.inference import crop_to_original
 from posekit.data.transforms import (
     AugParams,
     affine_points,
@@ -61,7 +62,8 @@ def test_no_shear_leaves_the_other_draws_unchanged():
 
 def test_dataset_keypoints_land_on_the_marked_pixels_of_the_sheared_crop(tmp_path):
     """Marked pixels at five joints of a synthetic image: in every augmented crop (shear up to 0.5,
-    rotation, scale, flip) each warped keypoint sits on a marked blob."""
+    rotation, scale, flip) each warped keypoint sits on a marked blob, and the inverse of the
+    sample's affine maps the blobs back onto the marks."""
     img = np.zeros((200, 200, 3), np.uint8)
     for x, y in MARKED:
         img[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2] = 255
@@ -90,4 +92,9 @@ def test_dataset_keypoints_land_on_the_marked_pixels_of_the_sheared_crop(tmp_pat
         assert n - 1 == len(MARKED)
         for p in points:
             assert np.min(np.hypot(*(centroids[1:] - p).T)) <= 1.0, (epoch, p)
+        # inverse: the blobs found in the sheared crop map back onto the marked original pixels (1 crop
+        # px is up to about 1.8 original px here)
+        back = crop_to_original(centroids[None, 1:], s["affine"].numpy()[None])[0]
+        for x, y in MARKED:
+            assert np.min(np.hypot(back[:, 0] - x, back[:, 1] - y)) <= 2.5, (epoch, x, y)   # ~1 crop px
     assert max(shears) > 0.1          # the crops were really sheared

@@ -12,8 +12,8 @@ import pytest
 from scipy.io import savemat
 
 from posekit.cli.main import main
-from posekit.data.annotations import AnnotationError, read_annotations, read_mpii_json
-from posekit.data.lsp import JOINT_EXTENT_RATIO, read_lsp_annotations
+from posekit.data.annotations import AnnotationError, read_annotations, read_lsp_annotations, read_mpii_json
+from posekit.data.lsp import JOINT_EXTENT_RATIO
 from posekit.keypoints import LSP, MPII
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ from typing import Any
 import numpy as np
 
 from posekit.config import ANNOTATION_FORMATS
+from posekit.data.lsp import IMAGE_NAMES, lsp_person_boxes, read_lsp_file
 from posekit.keypoints import LSP, KeypointSet
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AnnotationError",
@@ -55,6 +59,7 @@ __all__ = [
     "parse_samples",
     "map_keypoints",
     "read_annotations",
+    "read_lsp_annotations",
     "check_num_joints",
     "unannotated_mask",
     "json_float_array",
@@ -564,8 +569,6 @@ def load_annotations(path: str | Path, num_joints: int | None = None, format: st
         return read_mpii_h5(path, num_joints)
     if fmt == "json":
         return read_mpii_json(path, num_joints)
-    from posekit.data.lsp import read_lsp_annotations
-
     _require_file(path)
     ann = read_lsp_annotations(path, layout="auto" if fmt == "mat" else fmt)
     if num_joints is not None:
@@ -638,11 +641,52 @@ def read_annotations(path: str | Path, keypoints: KeypointSet, format: str = "au
         ann = load_annotations(path, len(keypoints), fmt)
         rng = parse_samples(samples, len(ann), f"{path}")
         return ann if rng is None else ann.subset(rng)
-    from posekit.data.lsp import read_lsp_annotations
-
     _require_file(path)
     ann = read_lsp_annotations(path, "auto" if fmt == "mat" else fmt, samples)
     return ann if keypoints.names == LSP.names else map_keypoints(ann, LSP, keypoints)
+
+
+def read_lsp_annotations(path: str | Path, layout: str = "auto", samples: str = "") -> PoseAnnotations:
+    """An LSP / LSPET ``joints.mat`` as :class:`~posekit.data.annotations.PoseAnnotations` in the
+    LSP keypoint order, for training and evaluation (:mod:`posekit.data.lsp`).
+
+    Image names are the releases' (``im0001.jpg`` for LSP, ``im00001.jpg`` for LSPET, numbered by
+    the sample's position in the file), relative to the release's ``images/`` folder; the person
+    box comes from :func:`~posekit.data.lsp.lsp_person_boxes`. A sample with fewer than two annotated joints has no
+    box and is left out (a warning gives how many and the first); the others keep their image names.
+
+    Args:
+        path: the ``joints.mat``.
+        layout: ``"lsp"``, ``"lspet"`` or ``"auto"`` (:func:`~posekit.data.lsp.read_lsp_joints`).
+        samples: ``"START:STOP"``, the samples to read by position in the file (0-based, STOP
+            excluded), before any is left out; ``"1000:2000"`` is the LSP test half; ``""``: all.
+
+    Returns:
+        ``PoseAnnotations`` with 14 joints, ``visible`` from the file's flag, no head sizes.
+
+    Raises:
+        FileNotFoundError, KeyError, ValueError: see :func:`~posekit.data.lsp.read_lsp_joints`.
+        AnnotationError: a bad ``samples`` range, or no sample left.
+    """
+    path = Path(path)
+    joints, visible, missing, found = read_lsp_file(path, "joints", layout)
+    n = joints.shape[0]
+    ids = np.arange(n)[parse_samples(samples, n, str(path)) or slice(None)]
+    annotated = ~missing[ids]
+    centers, scales = lsp_person_boxes(joints[ids], annotated)
+    keep = np.isfinite(scales)
+    if not keep.all():
+        first = int(ids[np.flatnonzero(~keep)[0]])
+        log.warning("%s: %d samples have fewer than two annotated joints and no person box; they are left out "
+                    "(first: sample %d)", path, int((~keep).sum()), first)
+    ids, annotated, centers, scales = ids[keep], annotated[keep], centers[keep], scales[keep]
+    if not len(ids):
+        raise AnnotationError(f"{path}: no sample with at least two annotated joints")
+    pattern = IMAGE_NAMES[found]
+    return PoseAnnotations(
+        source=str(path), image_names=[pattern.format(int(i) + 1) for i in ids], centers=centers, scales=scales,
+        joints=np.where(annotated[..., None], joints[ids], 0.0), visible=visible[ids].astype(np.float64),
+        annotated=annotated)
 
 
 def _num(x: float) -> float | int:

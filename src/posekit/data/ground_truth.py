@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from posekit.data.annotations import HEAD_SIZE_FACTOR, AnnotationError, parse_samples, read_annotations
+from posekit.data.matfile import read_mat
 from posekit.keypoints import MPII, MPII_SHORT_NAMES, KeypointSet
 
 __all__ = ["GroundTruth", "read_mat", "head_sizes_from_headboxes", "check_evaluable", "load_mpii_ground_truth",
@@ -66,24 +67,6 @@ class GroundTruth:
             raise ValueError(f"head_sizes has {head_sizes.shape[0]} entries, ground truth has {self.num_samples} samples")
         return GroundTruth(self.joints, self.missing, head_sizes, self.headboxes, self.visible, self.keypoints,
                            self.source)
-
-
-def read_mat(path: str | Path, what: str = "MATLAB") -> dict[str, Any]:
-    """The variables of a MATLAB ``.mat`` file (``scipy.io.loadmat``).
-
-    Raises:
-        FileNotFoundError: no such file (the message says which kind of file, ``what``).
-        ValueError: the file is not a readable ``.mat`` file.
-    """
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        return loadmat(str(path))
-    except Exception as e:  # scipy raises several types for corrupt / non-mat files
-        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
 
 
 def head_sizes_from_headboxes(headboxes: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ real files (not available). Coordinates are original image pixels as stored (MAT
 pixels are kept, as posekit keeps MPII's: distances do not depend on the offset as long as
 predictions use the same convention).
 
+:func:`posekit.data.annotations.read_lsp_annotations` reads a file into ``PoseAnnotations``.
+
 LSP has no person centre or scale. :func:`lsp_person_boxes` makes an MPII-style ``(center,
 scale)`` from the annotated joints, so that the crops look like MPII crops: centre = the centre of
 the joints' bounding box, ``scale * 200`` = the box's longer side / :data:`JOINT_EXTENT_RATIO`.
@@ -28,24 +30,21 @@ The ratio 0.70 is the median of ``longer side of the joints' box / (scale * 200)
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
-from posekit.data.ground_truth import read_mat
+from posekit.data.matfile import read_mat
 
-__all__ = ["LSP_LAYOUTS", "JOINT_EXTENT_RATIO", "read_lsp_joints", "lsp_person_boxes", "read_lsp_annotations"]
-
-log = logging.getLogger(__name__)
+__all__ = ["LSP_LAYOUTS", "JOINT_EXTENT_RATIO", "IMAGE_NAMES", "read_lsp_joints", "read_lsp_file", "lsp_person_boxes"]
 
 #: The two ``joints.mat`` layouts: LSP (3, 14, N) and LSP-extended (14, 3, N).
 LSP_LAYOUTS = ("lsp", "lspet")
 #: Median of (longer side of the annotated joints' box) / (MPII person box side ``scale * 200``) on
 #: the fully annotated people of MPII ``valid.h5`` (see the module docstring).
 JOINT_EXTENT_RATIO = 0.70
-#: Image file name of sample ``i`` (0-based) in each release.
-_IMAGE_NAMES = {"lsp": "im{:04d}.jpg", "lspet": "im{:05d}.jpg"}
+#: Image file name pattern of each release, formatted with the 1-based sample number.
+IMAGE_NAMES = {"lsp": "im{:04d}.jpg", "lspet": "im{:05d}.jpg"}
 
 
 def _layout_of(raw: np.ndarray) -> str | None:
@@ -75,11 +74,12 @@ def read_lsp_joints(path: str | Path, key: str = "joints", layout: str = "auto"
         ValueError: unreadable file, an unknown ``layout``, or ``joints`` is not of the layout's
             shape (neither layout's for ``"auto"``).
     """
-    return _read_joints(path, key, layout)[:3]
+    return read_lsp_file(path, key, layout)[:3]
 
 
-def _read_joints(path: str | Path, key: str, layout: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """:func:`read_lsp_joints` plus the layout found."""
+def read_lsp_file(path: str | Path, key: str = "joints", layout: str = "auto"
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """:func:`read_lsp_joints` plus the layout found (``"lsp"`` or ``"lspet"``); same errors."""
     if layout not in ("auto", *LSP_LAYOUTS):
         raise ValueError(f"unknown LSP layout {layout!r}; expected auto, lsp or lspet")
     path = Path(path)
@@ -121,48 +121,3 @@ def lsp_person_boxes(joints: np.ndarray, annotated: np.ndarray) -> tuple[np.ndar
     centers = np.where(ok[:, None], (lo + hi) / 2.0, np.nan)
     scales = np.where(ok, side / (200.0 * JOINT_EXTENT_RATIO), np.nan)
     return centers, scales
-
-
-def read_lsp_annotations(path: str | Path, layout: str = "auto", samples: str = ""):
-    """An LSP / LSPET ``joints.mat`` as :class:`~posekit.data.annotations.PoseAnnotations` in the
-    LSP keypoint order, for training and evaluation.
-
-    Image names are the releases' (``im0001.jpg`` for LSP, ``im00001.jpg`` for LSPET, numbered by
-    the sample's position in the file), relative to the release's ``images/`` folder; the person
-    box comes from :func:`lsp_person_boxes`. A sample with fewer than two annotated joints has no
-    box and is left out (a warning gives how many and the first); the others keep their image names.
-
-    Args:
-        path: the ``joints.mat``.
-        layout: ``"lsp"``, ``"lspet"`` or ``"auto"`` (:func:`read_lsp_joints`).
-        samples: ``"START:STOP"``, the samples to read by position in the file (0-based, STOP
-            excluded), before any is left out; ``"1000:2000"`` is the LSP test half; ``""``: all.
-
-    Returns:
-        ``PoseAnnotations`` with 14 joints, ``visible`` from the file's flag, no head sizes.
-
-    Raises:
-        FileNotFoundError, KeyError, ValueError: see :func:`read_lsp_joints`.
-        AnnotationError: a bad ``samples`` range, or no sample left.
-    """
-    from posekit.data.annotations import AnnotationError, PoseAnnotations, parse_samples
-
-    path = Path(path)
-    joints, visible, missing, found = _read_joints(path, "joints", layout)
-    n = joints.shape[0]
-    ids = np.arange(n)[parse_samples(samples, n, str(path)) or slice(None)]
-    annotated = ~missing[ids]
-    centers, scales = lsp_person_boxes(joints[ids], annotated)
-    keep = np.isfinite(scales)
-    if not keep.all():
-        first = int(ids[np.flatnonzero(~keep)[0]])
-        log.warning("%s: %d samples have fewer than two annotated joints and no person box; they are left out "
-                    "(first: sample %d)", path, int((~keep).sum()), first)
-    ids, annotated, centers, scales = ids[keep], annotated[keep], centers[keep], scales[keep]
-    if not len(ids):
-        raise AnnotationError(f"{path}: no sample with at least two annotated joints")
-    pattern = _IMAGE_NAMES[found]
-    return PoseAnnotations(
-        source=str(path), image_names=[pattern.format(int(i) + 1) for i in ids], centers=centers, scales=scales,
-        joints=np.where(annotated[..., None], joints[ids], 0.0), visible=visible[ids].astype(np.float64),
-        annotated=annotated)
