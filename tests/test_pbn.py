@@ -131,9 +131,51 @@ def test_pbn_from_config_with_presets_and_name_groups():
 PBN_CONFIGS = [n for n in list_configs() if n.startswith("pbn/")]
 
 
+#: Fig. 5 of Tang & Wu (2019): three-stack PBNs, (D, W) and grouping of each packaged ablation.
+FIG5 = {"group_paper": (1, 64, "pbn_paper"), "width_w32": (1, 32, "pbn_paper"), "depth_d2_w32": (2, 32, "pbn_paper"),
+        "depth_d2": (2, 64, "pbn_paper"), "width_w128": (1, 128, "pbn_paper"), "group_body": (1, 64, "body"),
+        "group_body_w32": (1, 32, "body"), "group_body_w128": (1, 128, "body"), "group_mi2": (1, 64, 2),
+        "group_mi8": (1, 64, 8), "group_mi16": (1, 64, 16), "group_overlap": (1, 64, "pbn_paper_overlap")}
+
+
 def test_pbn_configs_exist():
     names = {n.split("/")[1] for n in PBN_CONFIGS}
-    assert {"mpii_8stack_pbn", "baseline_deep", "baseline_plain", "group_body", "group_mi5"} <= names
+    assert {"mpii_8stack_pbn", "mpii_lsp_8stack", "baseline_deep", "baseline_plain", "group_body", "group_mi5",
+            *FIG5} <= names
+
+
+@pytest.mark.parametrize("name", [n for n in PBN_CONFIGS if n != "pbn/quickstart_pbn"])
+def test_mpii_pbn_configs_train_as_sec_4_1(name):
+    """RMSprop, batch 16, 250 epochs, lr 2.5e-4 / 10 at 170 and 220; scale +/-0.25, rotation +/-30,
+    shear +/-0.5, flip, colour jitter; 256 px crops; three stacks for the ablations, eight for the
+    benchmark models, which use the paper's five groups."""
+    cfg = load_config(name)
+    t, a = cfg.train, cfg.data.augment
+    assert (t.optimizer, t.batch_size, t.epochs, t.lr, t.scheduler, t.milestones, t.gamma) == \
+        ("rmsprop", 16, 250, 2.5e-4, "multistep", [170, 220], 0.1)
+    assert (a.scale_min, a.scale_max, a.rotation, a.rotation_prob, a.shear, a.flip) == (0.75, 1.25, 30, 1.0, 0.5, True)
+    assert a.enabled and a.brightness > 0 and a.contrast > 0 and cfg.data.input_size == 256
+    assert cfg.model.num_stacks == (8 if "8stack" in name else 3)
+    if "8stack" in name and cfg.model.name == "pbn":
+        assert cfg.model.groups == "pbn_paper" and (cfg.model.branch_depth, cfg.model.branch_width) == (1, 64)
+
+
+@pytest.mark.parametrize("name, spec", FIG5.items())
+def test_fig5_ablation_configs(name, spec):
+    from posekit.data.grouping import resolve_groups
+
+    depth, width, groups = spec
+    m = load_config(f"pbn/{name}").model
+    assert (m.branch_depth, m.branch_width) == (depth, width)
+    if isinstance(groups, int):
+        assert len(resolve_groups(m.groups, MPII)) == groups
+    else:
+        assert m.groups == groups
+
+
+def test_default_config_has_no_shear():
+    assert load_config("quickstart").data.augment.shear == 0.0
+    assert load_config("pbn/quickstart_pbn").data.augment.shear == 0.0
 
 
 @pytest.mark.parametrize("name", PBN_CONFIGS)

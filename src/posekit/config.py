@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Optional, Union, get_args, get_origin, get_typ
 import yaml
 
 __all__ = [
-    "at_least", "AugmentConfig", "DataConfig", "HourglassConfig", "PBNConfig", "PBNBaselineConfig", "MultiTaskConfig",
+    "at_least", "AugmentConfig", "ANNOTATION_FORMATS", "SourceConfig", "DataConfig", "HourglassConfig", "PBNConfig", "PBNBaselineConfig", "MultiTaskConfig",
     "MODEL_CONFIGS", "TrainConfig", "EvalConfig", "TransferConfig", "Config", "ConfigError",
     "config_from_dict", "apply_overrides", "load_config", "config_to_dict", "config_yaml", "save_config", "find_config",
     "list_configs", "config_diff",
@@ -52,28 +52,49 @@ def at_least(default: Any, low: float, strict: bool = False) -> Any:
 
 @dataclass
 class AugmentConfig:
-    """Training augmentation (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour jitter)."""
+    """Training augmentation (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour jitter;
+    Tang & Wu 2019, Sec. 4.1, add shearing)."""
 
     scale_min: float = at_least(0.75, 0, strict=True)
     scale_max: float = at_least(1.25, 0, strict=True)
     rotation: float = at_least(30.0, 0)  # degrees, uniform in [-rotation, rotation]
     rotation_prob: float = at_least(1.0, 0)  # probability of rotating at all
+    shear: float = at_least(0.0, 0)      # horizontal shear factor, uniform in [-shear, shear] (0: off)
     flip: bool = True               # horizontal flip with left/right joint swap, p = 0.5
     brightness: float = at_least(0.2, 0)  # multiplicative jitter in [1 - b, 1 + b]
     contrast: float = at_least(0.2, 0)  # jitter of contrast around the image mean
     enabled: bool = True
 
 
+#: Annotation file formats (:func:`posekit.data.annotations.annotation_format`): ``auto`` (by suffix;
+#: ``.mat``: LSP or LSP-extended by content), ``h5``, ``json``, ``lsp`` and ``lspet``.
+ANNOTATION_FORMATS = ("auto", "h5", "json", "lsp", "lspet")
+
+
+@dataclass
+class SourceConfig:
+    """One more annotation file + image folder whose people join the training split
+    (``data.extra_train``), e.g. LSP and LSP-extended beside MPII as in Tang & Wu (2019, Sec. 4).
+    Its joints are read into ``data.keypoints`` by name (LSP into MPII: pelvis and thorax unannotated)."""
+
+    annotations: str = ""
+    image_dir: str = ""
+    format: str = choice("auto", ANNOTATION_FORMATS)
+    samples: str = ""                       # "START:STOP" by position in the file (LSP training half: "0:1000")
+
+
 @dataclass
 class DataConfig:
     """Where the samples come from and how crops and targets are made.
 
-    ``dataset: files``: annotation files (``.h5`` / ``.json``) plus image folders, the train split in
-    ``annotations`` / ``image_dir``, the validation split in ``val_annotations`` / ``val_image_dir``
-    (default ``image_dir``). ``dataset: synthetic``: the built-in synthetic people, generated into
-    ``root`` first (:mod:`posekit.data.synthetic`). ``keypoints`` names the dataset's keypoint set
-    (``mpii``, ``lsp``, ``coco`` or a YAML file, :mod:`posekit.keypoints`); ``joints`` picks the
-    subset a model predicts.
+    ``dataset: files``: annotation files (``.h5`` / ``.json`` / LSP ``joints.mat``, by
+    ``annotation_format``) plus image folders, the train split in ``annotations`` / ``image_dir``
+    (samples ``train_samples``, plus the people of ``extra_train``), the validation split in
+    ``val_annotations`` / ``val_image_dir`` (default ``image_dir``; samples ``val_samples``).
+    ``dataset: synthetic``: the built-in synthetic people, generated into ``root`` first
+    (:mod:`posekit.data.synthetic`). ``keypoints`` names the dataset's keypoint set (``mpii``,
+    ``lsp``, ``coco`` or a YAML file, :mod:`posekit.keypoints`); ``joints`` picks the subset a model
+    predicts.
     """
 
     dataset: str = choice("synthetic", ("synthetic", "files"))
@@ -84,6 +105,10 @@ class DataConfig:
     image_dir: str = ""
     val_annotations: str = ""
     val_image_dir: str = ""
+    annotation_format: str = choice("auto", ANNOTATION_FORMATS)   # of annotations and val_annotations
+    train_samples: str = ""                 # "START:STOP" of data.annotations (empty: all)
+    val_samples: str = ""                   # "START:STOP" of data.val_annotations (LSP test half: "1000:2000")
+    extra_train: list[SourceConfig] = field(default_factory=list)   # more training files (dataset: files)
     input_size: int = at_least(256, 1)      # square crop side, crop pixels
     heatmap_size: int = at_least(64, 1)     # heat-map side, heat-map pixels
     sigma: float = at_least(1.0, 0, strict=True)   # Gaussian std, heat-map pixels
@@ -359,6 +384,8 @@ def _build_model(values: Any, where: str) -> Any:
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is Any:
         return value
+    if dataclasses.is_dataclass(hint):      # e.g. the items of a list of SourceConfig
+        return _build(hint, {} if value is None else value, where)
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(hint) if a is not type(None)]

@@ -1,4 +1,4 @@
-"""``posekit evaluate``: official MPII PCKh of a prediction file or of a checkpoint.
+"""``posekit evaluate``: official MPII PCKh, or LSP's PCK@0.2, of a prediction file or of a checkpoint.
 
 Usage::
 
@@ -6,13 +6,25 @@ Usage::
                      [--threshold 0.5] [--normalize-h5 valid.h5] [--visibility all|visible|invisible]
     posekit evaluate --checkpoint CKPT --annotations ANN --images DIR [--ground-truth GT] [--protocol P]
                      [--flip | --no-flip] [--scales S ...] [--save-predictions PRED.npy] [--json]
-    ... [--save-samples SAMPLES.npz]      # per-sample, per-joint distances for `posekit compare`
+    posekit evaluate ... [--save-samples SAMPLES.npz]   # per-sample, per-joint distances for `posekit compare`
 
 ``--protocol`` picks the rules of one public implementation (:mod:`posekit.evaluation.protocols`):
 ``hrnet`` (default: HRNet / MMPose, ``<=``, count-weighted Mean), ``bearpaw`` (its
 ``eval_PCKh.py``: ``<``, unweighted Mean) or ``princeton`` (its ``test.py``: GT is ``valid.h5`` with
 its ``normalize`` head sizes, joints at x = 0 skipped, ``<``, pooled rows and a ``total`` over all
 16 joints).
+
+LSP (PCK@0.2)::
+
+    posekit evaluate ... --metric pck@0.2 [--normalize torso] [--format lsp] [--samples 1000:2000]
+
+``--metric pckh`` (default, threshold 0.5) divides distances by the head size; ``--metric pck``
+(threshold 0.2; ``pck@0.2`` names the threshold too) by the torso size ``||l_shoulder - r_hip||``
+of the ground truth, the LSP metric (:mod:`posekit.evaluation.pck`); ``--normalize head|torso``
+states the normaliser explicitly and must agree with the metric. ``--format`` and ``--samples``
+say how to read ANN / GT and which of its samples to score: an LSP ``joints.mat`` holds all 2000
+people, ``--samples 1000:2000`` is its test half; its 14 joints are read into the checkpoint's
+keypoint set by name (MPII: pelvis and thorax are unannotated, so not scored).
 
 With ``--checkpoint`` the model predicts every sample of ANN, flip-tested (and multi-scale tested)
 as its model artifact says unless ``--flip`` / ``--no-flip`` / ``--scales`` override it, and is
@@ -32,14 +44,16 @@ PCKh on invisible joints); the ground truth must carry flags (``valid.h5``, json
 ``gt_valid.mat`` has none). ``--normalize-h5`` replaces the ground truth's head sizes by the ``normalize`` field of an h5 file
 with the same samples.
 
-Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdout::
+Output: a fixed-width table, or with ``--json`` exactly one JSON object on stdout (keys ``pck@T``
+instead of ``pckh@T`` for PCK)::
 
     {"pckh@0.5": {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"},
      "per_joint": {"r_ankle": ..., ..., "l_wrist": ...},      # at --threshold
      "protocol": "hrnet" | "bearpaw" | "princeton",
      "total": ...,                                             # princeton only (and "total@T")
      "pckh@0.1": {...}, "per_joint@0.5": {...}, "hard_mean@0.5": ..., "counts": {...},
-     "num_samples": N, "thresholds": [...], "predictions": PRED, "ground_truth": GT}
+     "num_samples": N, "thresholds": [...], "metric": "PCKh", "normalize": "head",
+     "predictions": PRED, "ground_truth": GT}
 
 All PCKh values are percentages (0-100); a value that cannot be computed (no evaluated joint) is
 ``null``. A NaN or infinite prediction of an evaluated joint is scored as wrong (the MPII rule); a
@@ -59,6 +73,7 @@ from typing import Sequence
 
 import numpy as np
 
+from posekit.config import ANNOTATION_FORMATS
 from posekit.evaluation.pckh import VISIBILITY_CHOICES, format_table
 from posekit.evaluation.protocols import PROTOCOLS
 from posekit.evaluation.samples import sample_scores_from_result
@@ -66,6 +81,8 @@ from posekit.evaluation.samples import sample_scores_from_result
 PROG = "posekit evaluate"
 #: Always reported besides --threshold: the table threshold and the Mean@0.1 column.
 _ALWAYS = (0.5, 0.1)
+#: metric -> (its normaliser, its default threshold).
+_METRICS = {"pckh": ("head", 0.5), "pck": ("torso", 0.2)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -91,8 +108,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--save-samples", metavar="NPZ",
                         help="write the per-sample, per-joint PCKh distances (.npz), the input of `posekit compare`")
     parser.add_argument("--json", action="store_true", help="print one JSON object (percentages 0-100) instead of a table")
-    parser.add_argument("--threshold", type=float, default=0.5, metavar="T",
-                        help="PCKh threshold for 'per_joint' and the table (default: 0.5); 0.5 and 0.1 are always reported")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="threshold for 'per_joint' and the table (default: 0.5 for PCKh, 0.2 for PCK); 0.5 and "
+                             "0.1 are always reported")
+    parser.add_argument("--metric", default="pckh", metavar="M",
+                        help="pckh (distance / head size, default) or pck (distance / torso size, LSP); a threshold "
+                             "may follow: pck@0.2")
+    parser.add_argument("--normalize", choices=("head", "torso"), default=None,
+                        help="the distance normaliser: head (PCKh) or torso (PCK, ||l_shoulder - r_hip||); must agree "
+                             "with --metric (default: the metric's)")
+    parser.add_argument("--format", choices=ANNOTATION_FORMATS, default="auto", dest="annotation_format",
+                        help="format of ANN / GT (default: by suffix; .mat: gt_valid.mat, or LSP / LSP-extended "
+                             "joints.mat by content)")
+    parser.add_argument("--samples", default="", metavar="START:STOP",
+                        help="score only these samples of ANN / GT, by position (0-based, STOP excluded), e.g. "
+                             "1000:2000 for the LSP test half")
     parser.add_argument("--scales", type=float, nargs="+", metavar="S",
                         help="with --checkpoint: multi-scale testing, heat maps averaged over these crop zooms "
                              "(e.g. 0.7 0.8 0.9 1.0 1.1 1.2; flip-averaged too unless --no-flip)")
@@ -122,6 +152,35 @@ def _thresholds(primary: float) -> tuple[float, ...]:
     return tuple(out)
 
 
+def resolve_metric(metric: str, normalize: str | None, threshold: float | None) -> tuple[str, float]:
+    """``(metric, threshold)`` from the ``--metric`` / ``--normalize`` / ``--threshold`` options.
+
+    Raises:
+        ValueError: an unknown metric, a threshold that is not a finite number >= 0 or that
+            disagrees with the one in ``metric``, or a normaliser that is not the metric's.
+    """
+    name, at, value = str(metric).strip().lower().partition("@")
+    if name not in _METRICS:
+        raise ValueError(f"--metric {metric!r}: expected pckh or pck, optionally with @THRESHOLD (e.g. pck@0.2)")
+    norm, default = _METRICS[name]
+    if at:
+        try:
+            t = float(value)
+        except ValueError:
+            raise ValueError(f"--metric {metric!r}: {value!r} is not a threshold") from None
+        if threshold is not None and threshold != t:
+            raise ValueError(f"--metric {metric} and --threshold {threshold:g} give two thresholds")
+        threshold = t
+    threshold = default if threshold is None else threshold
+    if not (threshold >= 0 and np.isfinite(threshold)):
+        raise ValueError(f"--threshold must be a finite number >= 0, got {threshold}")
+    if normalize is not None and normalize != norm:
+        other = next(m for m, (n, _) in _METRICS.items() if n == normalize)
+        raise ValueError(f"--metric {name} divides distances by the {norm} size; for the {normalize} size use "
+                         f"--metric {other}")
+    return name, float(threshold)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``args.predictions`` against ``args.ground_truth``; print the result.
 
@@ -130,8 +189,7 @@ def run(args: argparse.Namespace) -> int:
         the message on stderr.
     """
     try:
-        if not (args.threshold >= 0 and np.isfinite(args.threshold)):
-            raise ValueError(f"--threshold must be a finite number >= 0, got {args.threshold}")
+        args.metric, args.threshold = resolve_metric(args.metric, args.normalize, args.threshold)
         nonfinite = None
         if args.checkpoint:
             result = _evaluate_checkpoint(args)
@@ -151,13 +209,17 @@ def run(args: argparse.Namespace) -> int:
         if args.normalize_h5:
             out["head_sizes_from"] = str(args.normalize_h5)
         out["visibility"] = args.visibility
+        out["normalize"] = _METRICS[args.metric][0]
+        if args.samples:
+            out["samples"] = args.samples
         if nonfinite is not None:
             out["nonfinite_predictions"] = nonfinite
         print(json.dumps(out, indent=2))
     else:
         print(f"predictions:  {source}\nground truth: {ground_truth}"
               + (f" (head sizes from {args.normalize_h5})" if args.normalize_h5 else ""))
-        print(f"protocol:     {args.protocol}")
+        if args.metric == "pckh":
+            print(f"protocol:     {args.protocol}")
         if args.visibility != "all":
             print(f"joints:       {args.visibility} only")
         print(format_table(result, args.threshold))
@@ -174,13 +236,14 @@ def _evaluate_checkpoint(args: argparse.Namespace):
     if not (args.annotations and args.images):
         raise ValueError("--checkpoint needs --annotations and --images")
     samples = args.save_samples
-    if args.save_predictions and not samples:
+    if args.save_predictions and not samples and args.metric == "pckh":
         pred_path = Path(args.save_predictions)
         samples = pred_path.with_name(pred_path.stem + "_samples.npz")
     result, preds, _ = evaluate_checkpoint(args.checkpoint, args.annotations, args.images, flip=args.flip,
                                            ground_truth=args.ground_truth, thresholds=_thresholds(args.threshold),
                                            visibility=args.visibility, scales=args.scales, keypoints=args.keypoints,
-                                           protocol=args.protocol, save_samples=samples)
+                                           protocol=args.protocol, save_samples=samples, metric=args.metric,
+                                           annotation_format=args.annotation_format, samples=args.samples)
     if args.save_predictions:
         save_predictions(args.save_predictions, preds)
     return result
@@ -196,9 +259,12 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
     from posekit.pipelines.evaluate import score_prediction_file
 
+    if args.save_samples and args.metric != "pckh":
+        raise ValueError("per-sample scores (--save-samples) are PCKh distances; use --metric pckh")
     result, gt = score_prediction_file(args.predictions, args.ground_truth, keypoints=args.keypoints,
                                        thresholds=_thresholds(args.threshold), visibility=args.visibility,
-                                       normalize_h5=args.normalize_h5, protocol=args.protocol)
+                                       normalize_h5=args.normalize_h5, protocol=args.protocol, metric=args.metric,
+                                       annotation_format=args.annotation_format, samples=args.samples)
     # pckh() stores an infinite distance exactly where an evaluated prediction is NaN / inf
     nonfinite = result.evaluated & ~np.isfinite(result.distances)
     if nonfinite.any():

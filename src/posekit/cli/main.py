@@ -12,7 +12,7 @@ COMMANDS = {
     "quickstart": ("posekit.cli.quickstart", "generate synthetic people, train, evaluate, plot and predict"),
     "train": ("posekit.cli.train", "train a model from a YAML config or a packaged config name"),
     "configs": ("posekit.cli.configs", "list the packaged configs, or print one"),
-    "evaluate": ("posekit.cli.evaluate", "official MPII PCKh of a prediction file or a checkpoint"),
+    "evaluate": ("posekit.cli.evaluate", "official MPII PCKh (or LSP PCK@0.2) of a prediction file or a checkpoint"),
     "compare": ("posekit.cli.compare", "A vs B on the same people: PCKh differences, bootstrap CIs, paired tests"),
     "predict": ("posekit.cli.predict", "keypoints (JSON) and skeleton overlays (PNG) for images and folders"),
     "synth": ("posekit.cli.synth", "write the built-in synthetic people dataset"),

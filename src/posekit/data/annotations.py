@@ -8,7 +8,9 @@ in **original image pixels** (x to the right, y down, integer coordinate = pixel
   ``part`` (N, J, 2), ``visible`` (N, J) and optionally ``normalize`` (N,) (head-size normaliser);
 * the json layout of HRNet / mmpose: a list of ``{"image", "center", "scale", "joints" (J x 2),
   "joints_vis" (J)}`` with the optional extra keys ``head_size`` (float, px), ``headbox``
-  (``[[x1, y1], [x2, y2]]``) and ``parts`` (file name of a part-segmentation label image).
+  (``[[x1, y1], [x2, y2]]``) and ``parts`` (file name of a part-segmentation label image);
+* the ``joints.mat`` of LSP and LSP-extended (:mod:`posekit.data.lsp`): 14 joints, no person box
+  (one is made from the joints), read into another keypoint set with :func:`read_annotations`.
 
 ``scale`` is the usual MPII person scale: the person box is ``scale * 200`` px high.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,11 @@ import numpy as np
 
 from posekit.checkpoint import atomic_write
 from posekit.data.transforms import BOX_CONVENTIONS, MPII_CENTER_SHIFT, MPII_SCALE_FACTOR, crop_box, raw_person_box
+from posekit.config import ANNOTATION_FORMATS
+from posekit.data.lsp import IMAGE_NAMES, lsp_person_boxes, read_lsp_file
+from posekit.keypoints import LSP, KeypointSet
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AnnotationError",
@@ -56,6 +64,12 @@ __all__ = [
     "read_mpii_json",
     "load_annotations",
     "write_json_annotations",
+    "ANNOTATION_FORMATS",
+    "annotation_format",
+    "parse_samples",
+    "map_keypoints",
+    "read_annotations",
+    "read_lsp_annotations",
     "check_num_joints",
     "unannotated_mask",
     "json_float_array",
@@ -569,28 +583,169 @@ def read_mpii_json(path: str | Path, num_joints: int | None = None,
     )
 
 
-def load_annotations(path: str | Path, num_joints: int | None = None,
+_SUFFIX_FORMATS = {".h5": "h5", ".hdf5": "h5", ".json": "json", ".mat": "auto"}
+
+
+def annotation_format(path: str | Path, format: str = "auto") -> str:
+    """The reader for ``path``: ``format`` itself unless ``"auto"``; else by suffix ``h5``, ``json``
+    or, for ``.mat``, ``"mat"`` (LSP or LSP-extended, told apart by the file's content).
+
+    Raises:
+        AnnotationError: an unknown ``format``, or ``"auto"`` with an unknown suffix.
+    """
+    if format not in ANNOTATION_FORMATS:
+        raise AnnotationError(f"{path}: unknown annotation format {format!r}; expected one of "
+                              f"{', '.join(ANNOTATION_FORMATS)}")
+    if format != "auto":
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        raise AnnotationError(f"{path}: unknown annotation format {suffix!r}; expected .h5, .hdf5, .json or .mat "
+                              "(LSP joints.mat)")
+    return _SUFFIX_FORMATS[suffix] if suffix != ".mat" else "mat"
+
+
+def load_annotations(path: str | Path, num_joints: int | None = None, format: str = "auto",
                      box_convention: str | None = None) -> PoseAnnotations:
-    """Read an annotation file, choosing the reader by suffix (``.h5``/``.hdf5`` or ``.json``).
+    """Read an annotation file with the reader of :func:`annotation_format` (LSP files in the LSP
+    keypoint order: use :func:`read_annotations` to read them into another set).
 
     Args:
         box_convention: the file's person-box convention; None (or ``"auto"``): the layout's own
-            (:data:`FILE_BOX_CONVENTIONS`: HDF5 adjusted, json raw).
+            (:data:`FILE_BOX_CONVENTIONS`: HDF5 adjusted, json raw). LSP boxes are derived from the
+            joints (:func:`~posekit.data.lsp.lsp_person_boxes`) and take no convention.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: an unknown ``box_convention``.
-        AnnotationError: unknown suffix or malformed content (see the readers).
+        AnnotationError: unknown suffix or format, malformed content or another joint count than
+            ``num_joints`` (see the readers).
+        KeyError, ValueError: an LSP ``.mat`` without ``joints`` or with a wrong shape.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    fmt = annotation_format(path, format)
     auto = box_convention in (None, "auto")
-    if suffix in (".h5", ".hdf5"):
-        return read_mpii_h5(path, num_joints, FILE_BOX_CONVENTIONS["h5"] if auto else box_convention)
-    if suffix == ".json":
-        return read_mpii_json(path, num_joints, FILE_BOX_CONVENTIONS["json"] if auto else box_convention)
+    if fmt in ("h5", "json"):
+        return (read_mpii_h5 if fmt == "h5" else read_mpii_json)(
+            path, num_joints, FILE_BOX_CONVENTIONS[fmt] if auto else box_convention)
     _require_file(path)
-    raise AnnotationError(f"{path}: unknown annotation format {suffix!r}; expected .h5, .hdf5 or .json")
+    ann = read_lsp_annotations(path, layout="auto" if fmt == "mat" else fmt)
+    if num_joints is not None:
+        check_num_joints(ann, num_joints)
+    return ann
+
+
+def parse_samples(spec: str, count: int, where: str) -> slice | None:
+    """A ``"START:STOP"`` sample range (0-based, STOP excluded, either side may be empty) of a file
+    of ``count`` samples; ``""`` is None (all samples).
+
+    Raises:
+        AnnotationError: not of that form, or a range outside ``0..count`` or empty (names ``where``).
+    """
+    spec = str(spec or "").strip()
+    if not spec:
+        return None
+    parts = spec.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start = int(parts[0]) if parts[0].strip() else 0
+        stop = int(parts[1]) if parts[1].strip() else count
+    except ValueError:
+        raise AnnotationError(f"{where}: samples {spec!r} is not of the form START:STOP (e.g. 1000:2000)") from None
+    if not 0 <= start < stop <= count:
+        raise AnnotationError(f"{where}: samples {spec!r} is not a non-empty range inside the file's {count} samples")
+    return slice(start, stop)
+
+
+def map_keypoints(ann: PoseAnnotations, source: KeypointSet, target: KeypointSet) -> PoseAnnotations:
+    """``ann`` (joints of ``source``) with the joints of ``target`` instead, matched by name
+    (:meth:`KeypointSet.map_from`): a ``target`` joint that ``source`` lacks is unannotated in
+    every sample (coordinates (0, 0), ``visible`` 0, never trained on or evaluated). E.g. LSP's 14
+    joints as MPII's 16: pelvis and thorax are unannotated.
+
+    Raises:
+        AnnotationError: ``ann`` has not one joint per ``source`` keypoint, or the sets share no joint.
+    """
+    check_num_joints(ann, len(source))
+    rows = target.map_from(source)
+    if all(r is None for r in rows):
+        raise AnnotationError(f"{ann.source}: keypoint set {source.name!r} has none of the joints of {target.name!r}")
+    n, k = len(ann), len(target)
+    joints, visible, annotated = np.zeros((n, k, 2)), np.zeros((n, k)), np.zeros((n, k), bool)
+    for j, r in enumerate(rows):
+        if r is not None:
+            joints[:, j], visible[:, j], annotated[:, j] = ann.joints[:, r], ann.visible[:, r], ann.annotated[:, r]
+    return dataclasses.replace(ann, joints=joints, visible=visible, annotated=annotated)
+
+
+def read_annotations(path: str | Path, keypoints: KeypointSet, format: str = "auto",
+                     samples: str = "", box_convention: str | None = None) -> PoseAnnotations:
+    """The samples ``samples`` of an annotation file, in the joint order of ``keypoints``.
+
+    h5 and json files hold the joints of ``keypoints`` already; LSP / LSP-extended ``joints.mat``
+    files hold LSP's 14 and are mapped by name (:func:`map_keypoints`; into MPII: pelvis and thorax
+    unannotated). ``samples`` (:func:`parse_samples`) selects by position in the file, before LSP
+    samples without a person box are left out, so ``"1000:2000"`` is LSP's test half.
+
+    Raises:
+        FileNotFoundError: no such file.
+        AnnotationError: unknown format, malformed content, a bad ``samples`` range or a joint count
+            that does not fit ``keypoints`` (the file, sample and field are named).
+        KeyError, ValueError: an LSP ``.mat`` without ``joints`` or with a wrong shape.
+    """
+    path = Path(path)
+    fmt = annotation_format(path, format)
+    if fmt in ("h5", "json"):
+        ann = load_annotations(path, len(keypoints), fmt, box_convention)
+        rng = parse_samples(samples, len(ann), f"{path}")
+        return ann if rng is None else ann.subset(rng)
+    _require_file(path)
+    ann = read_lsp_annotations(path, "auto" if fmt == "mat" else fmt, samples)
+    return ann if keypoints.names == LSP.names else map_keypoints(ann, LSP, keypoints)
+
+
+def read_lsp_annotations(path: str | Path, layout: str = "auto", samples: str = "") -> PoseAnnotations:
+    """An LSP / LSPET ``joints.mat`` as :class:`~posekit.data.annotations.PoseAnnotations` in the
+    LSP keypoint order, for training and evaluation (:mod:`posekit.data.lsp`).
+
+    Image names are the releases' (``im0001.jpg`` for LSP, ``im00001.jpg`` for LSPET, numbered by
+    the sample's position in the file), relative to the release's ``images/`` folder; the person
+    box comes from :func:`~posekit.data.lsp.lsp_person_boxes`. A sample with fewer than two annotated joints has no
+    box and is left out (a warning gives how many and the first); the others keep their image names.
+
+    Args:
+        path: the ``joints.mat``.
+        layout: ``"lsp"``, ``"lspet"`` or ``"auto"`` (:func:`~posekit.data.lsp.read_lsp_joints`).
+        samples: ``"START:STOP"``, the samples to read by position in the file (0-based, STOP
+            excluded), before any is left out; ``"1000:2000"`` is the LSP test half; ``""``: all.
+
+    Returns:
+        ``PoseAnnotations`` with 14 joints, ``visible`` from the file's flag, no head sizes.
+
+    Raises:
+        FileNotFoundError, KeyError, ValueError: see :func:`~posekit.data.lsp.read_lsp_joints`.
+        AnnotationError: a bad ``samples`` range, or no sample left.
+    """
+    path = Path(path)
+    joints, visible, missing, found = read_lsp_file(path, "joints", layout)
+    n = joints.shape[0]
+    ids = np.arange(n)[parse_samples(samples, n, str(path)) or slice(None)]
+    annotated = ~missing[ids]
+    centers, scales = lsp_person_boxes(joints[ids], annotated)
+    keep = np.isfinite(scales)
+    if not keep.all():
+        first = int(ids[np.flatnonzero(~keep)[0]])
+        log.warning("%s: %d samples have fewer than two annotated joints and no person box; they are left out "
+                    "(first: sample %d)", path, int((~keep).sum()), first)
+    ids, annotated, centers, scales = ids[keep], annotated[keep], centers[keep], scales[keep]
+    if not len(ids):
+        raise AnnotationError(f"{path}: no sample with at least two annotated joints")
+    pattern = IMAGE_NAMES[found]
+    return PoseAnnotations(
+        source=str(path), image_names=[pattern.format(int(i) + 1) for i in ids], centers=centers, scales=scales,
+        joints=np.where(annotated[..., None], joints[ids], 0.0), visible=visible[ids].astype(np.float64),
+        annotated=annotated)
 
 
 def _num(x: float) -> float | int:

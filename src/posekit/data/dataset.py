@@ -4,7 +4,8 @@ One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotatio
 the MPII protocol box: side ``scale * 200 * scale_factor`` px around the raw person centre moved
 down by ``center_shift * scale`` px (or the seed-002 box, see
 :func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
-al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
+al. (2016, Sec. 4) augmentation (scale, rotation, flip), colour jitter and, when
+``augment.shear`` is set, the shear of Tang & Wu (2019, Sec. 4.1).
 
 Images are handed to the network as RGB in [0, 1] (:func:`image_to_tensor`); every posekit network
 applies its own mean / standard-deviation normalisation (:mod:`posekit.models.layers`).
@@ -23,10 +24,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
-from posekit.config import DataConfig
-from posekit.data.annotations import PoseAnnotations, check_num_joints, load_annotations
+from posekit.config import DataConfig, SourceConfig
+from posekit.data.annotations import PoseAnnotations, check_num_joints, read_annotations
 from posekit.data.images import REASONS, DataError, read_image_file
 from posekit.data.targets import HeatmapCodec
 from posekit.data.transforms import (
@@ -39,12 +40,14 @@ from posekit.data.transforms import (
     hflip_affine,
     person_crop,
     sample_augmentation,
+    shear_affine,
 )
 from posekit.keypoints import KeypointSet, get_keypoint_set
 
 __all__ = [
     "DataError",
     "PoseDataset",
+    "MixedDataset",
     "collate_samples",
     "loaded_batches",
     "load_image",
@@ -90,7 +93,8 @@ class PoseDataset(Dataset):
     """Single-person pose samples with heat-map targets.
 
     Args:
-        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5/.json, read
+        annotations: a :class:`PoseAnnotations` or the path of an annotation file (.h5 / .json /
+            LSP joints.mat, read into ``keypoints`` by :func:`~posekit.data.annotations.read_annotations`
             with ``cfg.box_convention``).
         image_dir: folder the annotation image names are relative to.
         cfg: crop, heat-map, joint-subset, error and augmentation settings.
@@ -98,6 +102,8 @@ class PoseDataset(Dataset):
         joint_ids: keypoint ids of the target channels, in channel order; default
             ``keypoints.resolve(cfg.joints)``.
         seed: base seed of the per-sample augmentation RNG (attribute ``seed``).
+        stream: optional extra entropy of that RNG, so that several datasets mixed into one
+            training split (``data.extra_train``) draw independent augmentations.
         keypoints: the annotations' keypoint set (default: ``cfg.keypoints``). Attribute
             ``channel_keypoints`` is its subset ``joint_ids``: the keypoints of the target channels.
 
@@ -115,12 +121,13 @@ class PoseDataset(Dataset):
       augmentation scale factor); the box side is ``scale * 200 * cfg.scale_factor`` px
       (``scale * 200`` for seed-002).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
-    * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
+    * ``affine`` (2, 3) float32 original px -> crop px, including rotation, shear and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
       shows original joint ``joint_ids[channel_keypoints.flip_permutation()[k]]`` (its left/right partner).
     * ``index`` (int): the sample index actually returned.
 
-    Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])``, so a sample is the
+    Augmentation is drawn from ``numpy.random.default_rng([seed, epoch, index])`` (``[seed, epoch,
+    index, stream]`` with a ``stream``), so a sample is the
     same whatever the worker that loads it; call :meth:`set_epoch` each epoch for new draws.
 
     Bad samples: a missing, undecodable, truncated or oversized image, or a person box that is
@@ -157,6 +164,7 @@ class PoseDataset(Dataset):
         seed: int = 0,
         keypoints: KeypointSet | None = None,
         bad_samples: str | None = None,
+        stream: int | None = None,
     ):
         if cfg.crop not in CROP_MODES:
             raise ValueError(f"data.crop must be one of {CROP_MODES}, got {cfg.crop!r}")
@@ -167,8 +175,7 @@ class PoseDataset(Dataset):
             raise ValueError(f"bad_samples must be one of {BAD_SAMPLE_MODES}, got {bad_samples!r}")
         self.keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
         if not isinstance(annotations, PoseAnnotations):
-            annotations = load_annotations(annotations, num_joints=len(self.keypoints),
-                                           box_convention=cfg.box_convention)
+            annotations = read_annotations(annotations, self.keypoints, box_convention=cfg.box_convention)
         check_num_joints(annotations, len(self.keypoints))
         self.annotations = annotations
         self.image_dir = Path(image_dir)
@@ -184,6 +191,7 @@ class PoseDataset(Dataset):
         self.channel_keypoints = self.keypoints.subset(self.joint_ids)
         self.codec = HeatmapCodec(cfg.input_size, cfg.heatmap_size, cfg.sigma)
         self.seed = int(seed)
+        self.stream = None if stream is None else int(stream)
         self.epoch = 0
         self.augment = self.train and cfg.augment.enabled
         self._flip_perm: list[int] | None = None
@@ -208,8 +216,11 @@ class PoseDataset(Dataset):
         seed: int = 0,
         keypoints: KeypointSet | None = None,
     ) -> PoseDataset:
-        """The ``"train"`` split (``cfg.annotations``, ``cfg.image_dir``, augmented) or the ``"val"``
-        split (``cfg.val_annotations``, ``cfg.val_image_dir`` or else ``cfg.image_dir``, not augmented).
+        """The ``"train"`` split (``cfg.annotations``, ``cfg.image_dir``, samples ``cfg.train_samples``,
+        augmented) or the ``"val"`` split (``cfg.val_annotations``, ``cfg.val_image_dir`` or else
+        ``cfg.image_dir``, samples ``cfg.val_samples``, not augmented); files are read in
+        ``cfg.annotation_format``. The people of ``cfg.extra_train`` are not included: see
+        :meth:`from_source`.
 
         Args:
             train: override whether augmentation is applied (default: ``split == "train"``).
@@ -218,16 +229,40 @@ class PoseDataset(Dataset):
             ValueError: unknown split or the annotation path for it is empty (names the config key).
         """
         if split == "train":
-            ann, img_dir, key = cfg.annotations, cfg.image_dir, "data.annotations"
+            ann, img_dir, key, samples = cfg.annotations, cfg.image_dir, "data.annotations", cfg.train_samples
         elif split == "val":
-            ann, img_dir, key = cfg.val_annotations, cfg.val_image_dir or cfg.image_dir, "data.val_annotations"
+            ann, img_dir, key, samples = (cfg.val_annotations, cfg.val_image_dir or cfg.image_dir,
+                                          "data.val_annotations", cfg.val_samples)
         else:
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if not ann:
             raise ValueError(f"{key} is empty: set the annotation file of the {split} split")
         if train is None:
             train = split == "train"
-        return cls(ann, img_dir, cfg, train=train, joint_ids=joint_ids, seed=seed, keypoints=keypoints)
+        source = SourceConfig(annotations=ann, image_dir=img_dir, format=cfg.annotation_format, samples=samples)
+        return cls.from_source(cfg, source, train=train, joint_ids=joint_ids, seed=seed, keypoints=keypoints)
+
+    @classmethod
+    def from_source(
+        cls,
+        cfg: DataConfig,
+        source: SourceConfig,
+        train: bool = True,
+        joint_ids: Sequence[int] | None = None,
+        seed: int = 0,
+        keypoints: KeypointSet | None = None,
+        stream: int | None = None,
+    ) -> PoseDataset:
+        """The people of one annotation file (an item of ``cfg.extra_train``, or a split), read in
+        ``source.format`` into ``keypoints`` (default ``cfg.keypoints``), samples ``source.samples``.
+
+        Raises:
+            FileNotFoundError, AnnotationError: see :func:`posekit.data.annotations.read_annotations`.
+        """
+        keypoints = get_keypoint_set(cfg.keypoints) if keypoints is None else keypoints
+        ann = read_annotations(source.annotations, keypoints, source.format, source.samples)
+        return cls(ann, source.image_dir, cfg, train=train, joint_ids=joint_ids, seed=seed, keypoints=keypoints,
+                   stream=stream)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -276,7 +311,8 @@ class PoseDataset(Dataset):
 
     def rng(self, index: int) -> np.random.Generator:
         """The augmentation RNG of sample ``index`` for the current epoch."""
-        return np.random.default_rng([self.seed, self.epoch, int(index)])
+        entropy = [self.seed, self.epoch, int(index)] + ([] if self.stream is None else [self.stream])
+        return np.random.default_rng(entropy)
 
     def image_path(self, index: int) -> Path:
         """Path of the image of sample ``index``."""
@@ -329,7 +365,7 @@ class PoseDataset(Dataset):
         Args:
             index: the sample index being loaded.
             image: ``(H, W, 3)`` uint8 RGB original image.
-            affine: ``(2, 3)`` float64 original px -> crop px (rotation and flip included).
+            affine: ``(2, 3)`` float64 original px -> crop px (rotation, shear and flip included).
             keypoints: ``(J', 2)`` target joints in crop px, channel order (flip-permuted when flipped).
             weights: ``(J',)`` float64, 1 where the joint is annotated.
         """
@@ -348,6 +384,8 @@ class PoseDataset(Dataset):
             raise DataError(f"sample {index} ({ann.source}): fields 'center' {ann.centers[index].tolist()} and "
                             f"'scale' {float(ann.scales[index])} of image {self.image_path(index)}: {e}",
                             "bad_box") from None
+        if aug.shear:
+            affine = compose_affine(shear_affine(size, aug.shear), affine)
         if aug.flip:
             affine = compose_affine(hflip_affine(size), affine)
 
@@ -378,6 +416,32 @@ class PoseDataset(Dataset):
         }
         sample.update(self.extra_targets(index, image, affine, keypoints, weights))
         return sample
+
+
+class MixedDataset(ConcatDataset):
+    """Several datasets as one training split (e.g. MPII + LSP + LSP-extended, Tang & Wu 2019,
+    Sec. 4; synthetic people + PASCAL-Person-Part), with :meth:`set_epoch` and the bad-sample
+    counters of :class:`PoseDataset` over all of them. Index ``i`` runs through the first dataset,
+    then the second, ... (``torch.utils.data.ConcatDataset``)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of ``epoch`` in every part."""
+        for d in self.datasets:
+            d.set_epoch(epoch)
+
+    @property
+    def skipped(self) -> int:
+        """Bad samples met and skipped, over all parts."""
+        return sum(d.skipped for d in self.datasets)
+
+    @property
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Distinct bad samples of all parts, by reason (see :attr:`PoseDataset.skipped_by_reason`)."""
+        out: dict[str, int] = {}
+        for d in self.datasets:
+            for reason, count in d.skipped_by_reason.items():
+                out[reason] = out.get(reason, 0) + count
+        return out
 
 
 def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:

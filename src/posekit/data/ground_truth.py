@@ -6,7 +6,9 @@
   checked against the official order);
 * ``valid.h5`` (the Newell / princeton layout) and the mmpose / HRNet json, read with the annotation
   readers of :mod:`posekit.data.annotations` (one reader per format); the head size is the h5
-  ``normalize`` field, or the json ``head_size`` / ``0.6 x headbox`` diagonal.
+  ``normalize`` field, or the json ``head_size`` / ``0.6 x headbox`` diagonal;
+* an LSP / LSP-extended ``joints.mat`` (:mod:`posekit.data.lsp`): no head sizes, for PCK by torso
+  size (:mod:`posekit.evaluation.pck`).
 
 A joint without a coordinate is *missing*: never evaluated. An annotated joint with visibility 0
 is occluded and evaluated (PCKh on visible / occluded joints uses :attr:`GroundTruth.visible`).
@@ -22,7 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from posekit.data.annotations import HEAD_SIZE_FACTOR, AnnotationError, load_annotations
+from posekit.data.annotations import HEAD_SIZE_FACTOR, AnnotationError, parse_samples, read_annotations
+from posekit.data.matfile import read_mat
 from posekit.keypoints import MPII, MPII_SHORT_NAMES, KeypointSet
 
 __all__ = ["GroundTruth", "read_mat", "head_sizes_from_headboxes", "check_evaluable", "load_mpii_ground_truth",
@@ -102,24 +105,6 @@ class GroundTruth:
             raise ValueError(f"{self.source} does not hold the people of {what} in the same order: {bad.size} "
                              f"sample(s) differ by more than a head size (first: sample {i}, median joint "
                              f"distance {median[i]:.1f} px)")
-
-
-def read_mat(path: str | Path, what: str = "MATLAB") -> dict[str, Any]:
-    """The variables of a MATLAB ``.mat`` file (``scipy.io.loadmat``).
-
-    Raises:
-        FileNotFoundError: no such file (the message says which kind of file, ``what``).
-        ValueError: the file is not a readable ``.mat`` file.
-    """
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        return loadmat(str(path))
-    except Exception as e:  # scipy raises several types for corrupt / non-mat files
-        raise ValueError(f"{path}: cannot read as a MATLAB .mat file ({e})") from None
 
 
 def head_sizes_from_headboxes(headboxes: np.ndarray) -> np.ndarray:
@@ -219,30 +204,49 @@ def load_mpii_ground_truth(path: str | Path) -> GroundTruth:
                        keypoints=MPII, source=path, head_size_source="headbox")
 
 
-def load_ground_truth(path: str | Path, keypoints: KeypointSet = MPII) -> GroundTruth:
-    """Read ground truth by suffix: ``.mat`` (gt_valid.mat), ``.h5``/``.hdf5`` (valid.h5) or
-    ``.json`` (annotation records with ``head_size`` or ``headbox``), in the keypoint set
-    ``keypoints`` (the .mat file is MPII by definition).
+def _is_mpii_mat(path: Path) -> bool:
+    """Whether a ``.mat`` file is the official-style MPII ground truth (it holds ``pos_gt_src``)."""
+    return "pos_gt_src" in read_mat(path, "ground-truth")
+
+
+def load_ground_truth(path: str | Path, keypoints: KeypointSet = MPII, format: str = "auto", samples: str = "",
+                      need_head_sizes: bool = True) -> GroundTruth:
+    """Read ground truth: ``gt_valid.mat`` (a ``.mat`` with ``pos_gt_src``), ``.h5``/``.hdf5``
+    (valid.h5), ``.json`` (annotation records with ``head_size`` or ``headbox``) or an LSP /
+    LSP-extended ``joints.mat`` (``format`` ``lsp`` / ``lspet``, or any other ``.mat``), in the
+    keypoint set ``keypoints`` (gt_valid.mat is MPII by definition; LSP joints are mapped by name).
+
+    Args:
+        format: the annotation format (:data:`posekit.config.ANNOTATION_FORMATS`), default by suffix.
+        samples: ``"START:STOP"``, the samples to keep by position in the file (e.g. LSP's test
+            half ``"1000:2000"``); ``""``: all.
+        need_head_sizes: PCKh needs head sizes (an error without); PCK by torso size does not.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: unknown suffix, a malformed file (:class:`AnnotationError` names file, sample
-            and field), a joint count that does not match ``keypoints``, no head sizes, or a head
-            size that is not finite and > 0 (:func:`check_evaluable`).
+            and field), a joint count that does not match ``keypoints``, a bad ``samples`` range, no
+            head sizes when needed, or a head size that is not finite and > 0 (:func:`check_evaluable`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".mat":
-        return load_mpii_ground_truth(path)
-    if suffix not in (".h5", ".hdf5", ".json"):
+    if format == "auto" and suffix == ".mat" and _is_mpii_mat(path):
+        gt = load_mpii_ground_truth(path)
+        rng = parse_samples(samples, gt.num_samples, str(path))
+        if rng is None:
+            return gt
+        return dataclasses.replace(gt, joints=gt.joints[rng], missing=gt.missing[rng], head_sizes=gt.head_sizes[rng],
+                                   headboxes=gt.headboxes[rng])
+    if format == "auto" and suffix not in (".h5", ".hdf5", ".json", ".mat"):
         raise ValueError(f"{path}: unknown ground-truth format {suffix!r} (expected .mat, .h5 or .json)")
-    ann = load_annotations(path, num_joints=len(keypoints))
-    if ann.head_sizes is None:
+    ann = read_annotations(path, keypoints, format, samples)
+    if need_head_sizes and ann.head_sizes is None:
         raise AnnotationError(f"{path}: no head sizes (h5 'normalize', json 'head_size' or 'headbox'); PCKh needs "
-                              f"one per sample (use gt_valid.mat for MPII)")
-    check_evaluable(path, ann.joints, ~ann.annotated, ann.head_sizes, "part" if suffix != ".json" else "joints",
-                    "normalize" if suffix != ".json" else "head_size / headbox", keypoints)
-    kind = "normalize" if suffix in (".h5", ".hdf5") else "json"
+                              f"one per sample (use gt_valid.mat for MPII; PCK by torso size needs none)")
+    check_evaluable(path, ann.joints, ~ann.annotated, ann.head_sizes if need_head_sizes else None,
+                    "part" if suffix != ".json" else "joints", "normalize" if suffix != ".json" else "head_size / headbox",
+                    keypoints)
+    kind = {".h5": "normalize", ".hdf5": "normalize", ".json": "json"}.get(suffix, "") if ann.head_sizes is not None else ""
     return GroundTruth(joints=ann.joints, missing=~ann.annotated, head_sizes=ann.head_sizes,
                        headboxes=ann.headboxes, visible=ann.visible > 0, keypoints=keypoints, source=path,
                        head_size_source=kind)

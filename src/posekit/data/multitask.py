@@ -25,11 +25,10 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset
 
 from posekit.config import DataConfig
 from posekit.data.annotations import PoseAnnotations
-from posekit.data.dataset import DataError, PoseDataset
+from posekit.data.dataset import DataError, MixedDataset, PoseDataset
 from posekit.data.paf import paf_targets
 from posekit.data.pascal_parts import IGNORE_INDEX, load_part_labels
 from posekit.keypoints import KeypointSet
@@ -124,25 +123,3 @@ class MultiTaskDataset(PoseDataset):
             "has_pose": bool(weights.any()),
             "has_seg": labels is not None,
         }
-
-
-class MixedDataset(ConcatDataset):
-    """Several :class:`MultiTaskDataset` s as one (e.g. synthetic + PASCAL-Person-Part), with
-    :meth:`set_epoch` forwarded to each (the trainer's exact-resume contract)."""
-
-    def set_epoch(self, epoch: int) -> None:
-        for d in self.datasets:
-            d.set_epoch(epoch)
-
-    @property
-    def skipped(self) -> int:
-        return sum(d.skipped for d in self.datasets)
-
-    @property
-    def skipped_by_reason(self) -> dict[str, int]:
-        """Distinct bad samples of all parts, by reason (see :attr:`PoseDataset.skipped_by_reason`)."""
-        out: dict[str, int] = {}
-        for d in self.datasets:
-            for reason, count in d.skipped_by_reason.items():
-                out[reason] = out.get(reason, 0) + count
-        return out

@@ -1,7 +1,7 @@
 """Resolve a :class:`posekit.config.DataConfig` to annotation files and image folders.
 
 ``dataset: files`` uses the paths as given (the real layout: an image folder plus one annotation
-file per split, ``.h5`` or ``.json``). ``dataset: synthetic`` first generates the built-in synthetic
+file per split, ``.h5``, ``.json`` or an LSP ``joints.mat``, and any ``extra_train`` files). ``dataset: synthetic`` first generates the built-in synthetic
 people into ``root`` in the config's keypoint set (cached: an existing dataset with the same
 parameters is reused).
 """
@@ -38,8 +38,14 @@ def prepare_data(cfg):
             if not getattr(cfg, key):
                 raise ValueError(f"data.{key} must be set for dataset 'files'")
         val_image_dir = cfg.val_image_dir or cfg.image_dir
-        for key, value in (("annotations", cfg.annotations), ("image_dir", cfg.image_dir),
-                           ("val_annotations", cfg.val_annotations), ("val_image_dir", val_image_dir)):
+        paths = [("annotations", cfg.annotations), ("image_dir", cfg.image_dir),
+                 ("val_annotations", cfg.val_annotations), ("val_image_dir", val_image_dir)]
+        for k, source in enumerate(cfg.extra_train):
+            for key in ("annotations", "image_dir"):
+                if not getattr(source, key):
+                    raise ValueError(f"data.extra_train[{k}].{key} must be set")
+                paths.append((f"extra_train[{k}].{key}", getattr(source, key)))
+        for key, value in paths:
             if value and not Path(value).exists():
                 raise FileNotFoundError(f"data.{key}: {value} does not exist")
         return dataclasses.replace(cfg, val_image_dir=val_image_dir)

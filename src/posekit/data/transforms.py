@@ -44,6 +44,7 @@ __all__ = [
     "crop_image",
     "box_mask",
     "hflip_affine",
+    "shear_affine",
     "compose_affine",
     "seed002_box",
     "seed002_content_box",
@@ -170,6 +171,25 @@ def hflip_affine(output_size: int) -> np.ndarray:
     exactly what :func:`flip_image` does to the crop pixels.
     """
     return np.array([[-1.0, 0.0, output_size - 1.0], [0.0, 1.0, 0.0]])
+
+
+def shear_affine(output_size: int, shear: float) -> np.ndarray:
+    """(2, 3) affine of a horizontal shear of the crop about its centre: ``x -> x + shear * (y - S/2)``,
+    ``y`` unchanged (crop px -> crop px).
+
+    The point ``(S/2, S/2)``, where :func:`get_affine_transform` puts the person centre, stays in
+    place, and so does the horizontal line through it; a point ``d`` px below it moves ``shear * d`` px
+    to the right. ``compose_affine(shear_affine(S, k), M)`` is the crop of ``M`` sheared: applied to
+    the image (:func:`crop_image`) and to the keypoints (:func:`affine_points`) it keeps them aligned
+    exactly. Tang & Wu (2019, Sec. 4.1) augment with shearing of +/- 0.5; the paper does not say
+    along which axis nor about which point, so posekit shears horizontally about the crop centre.
+
+    Args:
+        output_size: crop side ``S`` (px).
+        shear: shear factor ``k`` (the tangent of the shear angle; 0.5 is about 26.6 degrees).
+    """
+    k = float(shear)
+    return np.array([[1.0, k, -k * output_size / 2.0], [0.0, 1.0, 0.0]])
 
 
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -506,6 +526,8 @@ class AugParams:
         flip: mirror the crop left-right and swap left/right joints.
         brightness: multiplicative brightness factor.
         contrast: contrast factor around the image mean grey level.
+        shear: horizontal shear factor of the crop (:func:`shear_affine`), applied after the
+            rotation and before the flip.
     """
 
     scale_mult: float = 1.0
@@ -513,21 +535,25 @@ class AugParams:
     flip: bool = False
     brightness: float = 1.0
     contrast: float = 1.0
+    shear: float = 0.0
 
 
 def sample_augmentation(cfg: AugmentConfig, rng: np.random.Generator) -> AugParams:
-    """Draw augmentation parameters (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour).
+    """Draw augmentation parameters (Newell et al. 2016, Sec. 4: scale, rotation, flip; plus colour;
+    Tang & Wu 2019, Sec. 4.1: plus shear).
 
     * ``scale_mult ~ U[scale_min, scale_max]``
     * ``rot_deg ~ U[-rotation, rotation]`` with probability ``rotation_prob``, else 0
     * ``flip`` with probability 0.5 when ``cfg.flip``
     * ``brightness ~ U[1 - brightness, 1 + brightness]``, ``contrast ~ U[1 - contrast, 1 + contrast]``
+    * ``shear ~ U[-shear, shear]``
 
     The same number of random draws is made whatever the settings, so changing one setting does
-    not change the others' values for a given ``rng`` state. ``cfg.enabled = False`` gives the
-    identity :class:`AugParams`.
+    not change the others' values for a given ``rng`` state. The shear is the last of the seven
+    draws, so the first six (and so every run without shear) are what they were before shear
+    existed. ``cfg.enabled = False`` gives the identity :class:`AugParams`.
     """
-    u = rng.random(6)
+    u = rng.random(7)
     if not cfg.enabled:
         return AugParams()
     scale_mult = cfg.scale_min + (cfg.scale_max - cfg.scale_min) * u[0]
@@ -535,7 +561,8 @@ def sample_augmentation(cfg: AugmentConfig, rng: np.random.Generator) -> AugPara
     flip = bool(cfg.flip and u[3] < 0.5)
     brightness = 1.0 + cfg.brightness * (2.0 * u[4] - 1.0)
     contrast = 1.0 + cfg.contrast * (2.0 * u[5] - 1.0)
-    return AugParams(float(scale_mult), float(rot), flip, float(brightness), float(contrast))
+    shear = cfg.shear * (2.0 * u[6] - 1.0)
+    return AugParams(float(scale_mult), float(rot), flip, float(brightness), float(contrast), float(shear))
 
 
 def apply_color_jitter(image: np.ndarray, params: AugParams) -> np.ndarray:

@@ -3,6 +3,7 @@ implementations), torso-normalised PCK (LSP), segmentation scores and PCK_dist. 
 (ground truth, prediction files) are read by :mod:`posekit.data`; running a model on a dataset is
 :mod:`posekit.pipelines.evaluate`."""
 
+from posekit.evaluation.pck import pck, pck_torso, torso_sizes
 from posekit.evaluation.pckh import (
     TABLE_ROWS,
     VISIBILITY_CHOICES,
@@ -17,4 +18,5 @@ from posekit.evaluation.pckh import (
 from posekit.evaluation.protocols import PROTOCOLS, PCKhProtocol, get_protocol
 
 __all__ = ["TABLE_ROWS", "VISIBILITY_CHOICES", "PCKhResult", "format_table", "missing_from_zero_joints", "pckh",
-           "pckh_curve", "pckh_from_normalize", "visibility_mask", "PROTOCOLS", "PCKhProtocol", "get_protocol"]
+           "pckh_curve", "pckh_from_normalize", "visibility_mask", "PROTOCOLS", "PCKhProtocol", "get_protocol",
+           "pck", "pck_torso", "torso_sizes"]

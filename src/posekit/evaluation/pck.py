@@ -1,26 +1,41 @@
 """PCK normalised by torso size, the LSP metric (PCK@0.2).
 
-PCK (Sapp & Taskar 2013, as evaluated in the LSP literature and bearpaw/eval_pose ``eval_pck.m``):
-a joint is correct when ``||pred - gt|| <= t * torso`` with ``torso = ||l_shoulder - r_hip||`` (the
-person's torso diagonal), ``t = 0.2``; every annotated joint is evaluated, occluded ones included.
-Works for any keypoint set that names ``l_shoulder`` and ``r_hip`` (LSP and MPII by default).
+PCK (Sapp & Taskar, CVPR 2013, as evaluated in the LSP literature; Tang & Wu 2019, Sec. 4 and
+Tables 4-5 use PCK@0.2 on LSP): a joint is correct when ``||pred - gt|| <= t * torso``, with the
+torso size ``torso = ||l_shoulder - r_hip||`` (the person's torso diagonal, person-centric
+labels) and ``t = 0.2``; every annotated joint is evaluated, occluded ones included. The torso
+pair and the ``<=`` are those of ``eval_pck.m`` in Wei Yang's LSP evaluation code
+(bearpaw/eval_pose, ``utils/eval_pck.m``: ``norm(gt(:,10) - gt(:,3))`` in LSP's 1-based order,
+left shoulder and right hip; ``dist <= range``), which also pools all joints into its mean.
+
+The score is :func:`posekit.evaluation.pckh.pckh` with the torso size as the per-sample normaliser,
+so tables, JSON and per-joint values come out exactly as for PCKh (labelled ``PCK``). Works for
+any keypoint set that names ``l_shoulder`` and ``r_hip`` (LSP, and MPII for LSP people read into
+the MPII joints).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Sequence
+
 import numpy as np
 
+from posekit.evaluation.pckh import PCKhResult, pckh
 from posekit.keypoints import LSP, KeypointSet
+
+__all__ = ["TORSO_JOINTS", "torso_sizes", "pck", "pck_torso"]
 
 #: The torso diagonal that normalises PCK: left shoulder to right hip.
 TORSO_JOINTS: tuple[str, str] = ("l_shoulder", "r_hip")
 
 
-def torso_sizes(joints: np.ndarray, keypoints: KeypointSet = LSP) -> np.ndarray:
+def torso_sizes(joints: np.ndarray, keypoints: KeypointSet = LSP, missing: np.ndarray | None = None) -> np.ndarray:
     """PCK normaliser per sample: ``||l_shoulder - r_hip||`` in px.
 
     Args:
         joints: (N, K, 2) px in the order of ``keypoints``.
+        missing: optional (N, K) bool; a sample missing either torso joint gets NaN.
 
     Returns:
         (N,) float64 px.
@@ -30,45 +45,56 @@ def torso_sizes(joints: np.ndarray, keypoints: KeypointSet = LSP) -> np.ndarray:
     """
     joints = np.asarray(joints, dtype=np.float64)
     a, b = keypoints.indices(TORSO_JOINTS)
-    return np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+    size = np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+    if missing is not None:
+        missing = np.asarray(missing, bool)
+        size = np.where(missing[:, a] | missing[:, b], np.nan, size)
+    return size
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = None,
+        thresholds: float | Sequence[float] = (0.2,), mask: np.ndarray | None = None,
+        keypoints: KeypointSet = LSP) -> PCKhResult:
+    """PCK at ``thresholds`` (fractions of the torso size) in percent, as a :class:`PCKhResult`
+    whose ``metric`` is ``"PCK"`` (table rows, mean and hard mean as for PCKh).
+
+    Args:
+        pred, gt: (N, K, 2) (x, y) original image px in the order of ``keypoints``.
+        missing: (N, K) bool, True = not annotated (not evaluated, and no torso from it); None = none.
+        thresholds: e.g. 0.2 (LSP) or several.
+        mask: optional (N, K) bool selection of the evaluated joints (e.g. visible ones).
+        keypoints: the keypoint set of the K joints (default LSP, 14 joints).
+
+    Raises:
+        ValueError: shapes differ, or a sample with an evaluated joint has no torso (a torso joint
+            missing, coincident or not finite); the message names the first such sample.
+        KeyError: ``keypoints`` lacks a torso joint.
+    """
+    gt = np.asarray(gt, dtype=np.float64)
+    k = len(keypoints)
+    if gt.ndim != 3 or gt.shape[1:] != (k, 2) or np.shape(pred) != gt.shape:
+        raise ValueError(f"pred {np.shape(pred)} and gt {gt.shape} must both have shape (N, {k}, 2)")
+    evaluated = np.ones(gt.shape[:2], bool) if missing is None else ~np.asarray(missing, bool)
+    if mask is not None:
+        evaluated &= np.asarray(mask, bool)
+    torso = torso_sizes(gt, keypoints, missing)
+    with np.errstate(invalid="ignore"):
+        bad = evaluated.any(axis=1) & ~(np.isfinite(torso) & (torso > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{int(bad.sum())} samples have no usable torso size ||{TORSO_JOINTS[0]} - {TORSO_JOINTS[1]}|| "
+                         f"(a torso joint missing, or the two at the same place; first: sample {i}, torso {torso[i]})")
+    result = pckh(pred, gt, np.where(np.isfinite(torso), torso, 0.0), missing, thresholds, mask, keypoints)
+    return dataclasses.replace(result, metric="PCK")
 
 
 def pck_torso(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = None,
               threshold: float = 0.2, keypoints: KeypointSet = LSP) -> dict[str, float]:
-    """PCK@``threshold`` normalised by torso size, in percent.
-
-    A joint is correct when ``||pred - gt|| <= threshold * ||gt[l_shoulder] - gt[r_hip]||``; a
-    non-finite prediction is wrong. Only joints not ``missing`` are evaluated.
-
-    Args:
-        pred, gt: (N, K, 2) (x, y) px in the order of ``keypoints``.
-        missing: (N, K) bool (e.g. from :func:`posekit.data.lsp.read_lsp_joints`); None = nothing missing.
-        threshold: fraction of the torso size (0.2 on LSP).
-        keypoints: the keypoint set (default LSP, 14 joints).
-
-    Returns:
-        ``{joint name: PCK}`` for every evaluated joint plus ``"mean"``, the pooled rate over all
-        evaluated instances (%), as in ``eval_pck.m``.
-
-    Raises:
-        ValueError: shapes differ, or a sample with an evaluated joint has a zero / non-finite torso.
-        KeyError: ``keypoints`` lacks a torso joint.
+    """PCK@``threshold`` as a dict: ``{joint name: PCK}`` for every evaluated joint plus
+    ``"mean"``, the rate pooled over all evaluated instances of all joints (%), as in
+    ``eval_pck.m``. Arguments and errors as :func:`pck`; a non-finite prediction is wrong.
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
-    k = len(keypoints)
-    if pred.shape != gt.shape or gt.ndim != 3 or gt.shape[1:] != (k, 2):
-        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must both have shape (N, {k}, 2)")
-    evaluated = np.ones(gt.shape[:2], bool) if missing is None else ~np.asarray(missing, bool)
-    torso = torso_sizes(gt, keypoints)
-    bad = evaluated.any(axis=1) & ~(np.isfinite(torso) & (torso > 0))
-    if bad.any():
-        raise ValueError(f"{int(bad.sum())} samples have a zero or non-finite torso size "
-                         f"(first: sample {int(np.flatnonzero(bad)[0])})")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dist = np.linalg.norm(pred - gt, axis=-1) / np.where(torso > 0, torso, 1.0)[:, None]
-    correct = np.where(np.isfinite(dist), dist <= threshold, False) & evaluated
-    out = {keypoints.names[j]: 100.0 * correct[:, j].sum() / evaluated[:, j].sum()
-           for j in range(k) if evaluated[:, j].any()}
-    out["mean"] = 100.0 * correct.sum() / evaluated.sum() if evaluated.any() else float("nan")
+    res = pck(pred, gt, missing, (threshold,), keypoints=keypoints)
+    out = {name: value for name, value, count in zip(keypoints.names, res.per_joint[0], res.counts) if count}
+    out["mean"] = res.subset_mean(range(len(keypoints)))
     return {k: float(v) for k, v in out.items()}

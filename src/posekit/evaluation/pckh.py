@@ -109,6 +109,8 @@ class PCKhResult:
             ratio); ``inf`` where the prediction is not finite. None when not kept.
         evaluated: (N, J) bool, the instances that count (annotated and inside ``mask``). None
             when not kept.
+        metric: the metric's name in tables and JSON keys: ``"PCKh"`` (distances normalised by head
+            size) or ``"PCK"`` (by torso size, :func:`posekit.evaluation.pck.pck`).
     """
 
     thresholds: tuple[float, ...]
@@ -120,6 +122,7 @@ class PCKhResult:
     protocol: PCKhProtocol = PROTOCOLS["hrnet"]
     distances: np.ndarray | None = None
     evaluated: np.ndarray | None = None
+    metric: str = "PCKh"
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -198,10 +201,11 @@ class PCKhResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary. All PCKh values are percentages (0-100); NaN becomes None.
 
-        Keys: ``"pckh@T"`` (table dict) and ``"per_joint@T"`` for every threshold T, ``"per_joint"``
-        (the first threshold's per-joint values), ``"hard_mean@T"``, ``"counts"`` (per joint),
-        ``"num_samples"``, ``"thresholds"``, ``"protocol"`` (its name); for a protocol with a total
-        (``princeton``) also ``"total"`` (first threshold) and ``"total@T"``.
+        Keys: ``"pckh@T"`` (table dict; ``"pck@T"`` for PCK) and ``"per_joint@T"`` for every
+        threshold T, ``"per_joint"`` (the first threshold's per-joint values), ``"hard_mean@T"``,
+        ``"counts"`` (per joint), ``"num_samples"``, ``"thresholds"``, ``"protocol"`` (its name),
+        ``"metric"``; for a protocol with a total (``princeton``) also ``"total"`` (first threshold)
+        and ``"total@T"``.
         """
         def clean(x: float) -> float | None:
             return None if not math.isfinite(x) else float(x)
@@ -209,7 +213,7 @@ class PCKhResult:
         out: dict[str, Any] = {}
         for t in self.thresholds:
             key = _threshold_key(t)
-            out[f"pckh@{key}"] = {k: clean(v) for k, v in self.table(t).items()}
+            out[f"{self.metric.lower()}@{key}"] = {k: clean(v) for k, v in self.table(t).items()}
         out["per_joint"] = {k: clean(v) for k, v in self.joint_pckh().items()}
         for t in self.thresholds:
             key = _threshold_key(t)
@@ -223,6 +227,7 @@ class PCKhResult:
         out["num_samples"] = int(self.num_samples)
         out["thresholds"] = [float(t) for t in self.thresholds]
         out["protocol"] = self.protocol.name
+        out["metric"] = self.metric
         return out
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
@@ -432,7 +437,7 @@ def format_table(result: PCKhResult, threshold: float | None = None) -> str:
     if k01 is not None and k01 != k:
         headers.append("Mean@0.1")
         values.append(result.mean(0.1))
-    label = f"PCKh@{_threshold_key(t)}"
+    label = f"{result.metric}@{_threshold_key(t)}"
     widths = [max(6, len(h)) for h in headers]
     head_line = f"{'':<10}" + " ".join(f"{h:>{w}}" for h, w in zip(headers, widths))
     value_line = f"{label:<10}" + " ".join(f"{v:>{w}.2f}" for v, w in zip(values, widths))

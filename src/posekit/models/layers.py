@@ -1,4 +1,4 @@
-"""Layers shared by every model family: the input normalisation and parameter counting.
+"""Layers shared by every model family: the input normalisation, parameter and FLOP counting.
 
 Every posekit network takes RGB images with values in [0, 1], NCHW float32, and normalises them
 itself as its first operation (:class:`InputNormalization`), so a user of
@@ -51,3 +51,31 @@ def count_parameters(module: nn.Module) -> int:
 def count_conv_parameters(module: nn.Module) -> int:
     """Number of conv weights + biases in ``module`` (BatchNorm parameters excluded)."""
     return sum(p.numel() for m in module.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
+
+
+def count_flops(module: nn.Module, input_size: int = 256, batch: int = 1) -> int:
+    """Floating-point operations of one forward pass of ``module`` on a ``(batch, 3, S, S)`` input
+    (``S = input_size`` px, values 0.5), as ``torch.utils.flop_counter.FlopCounterMode`` counts them.
+
+    That counter charges 2 FLOPs per multiply-add of convolutions, transposed convolutions and
+    matrix products (so a ``k x k`` convolution from ``C_in`` to ``C_out`` channels on an ``H x W``
+    output costs ``2 * C_in * C_out * k * k * H * W``) and nothing for BatchNorm, activations,
+    pooling, up-sampling or element-wise additions. Multiply-adds (MACs) are half the result. The
+    module is run in eval mode without gradients and put back in the mode it was in.
+
+    Raises:
+        ValueError: ``input_size`` or ``batch`` < 1.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if input_size < 1 or batch < 1:
+        raise ValueError(f"input_size and batch must be >= 1, got {input_size} and {batch}")
+    was_training = module.training
+    module.eval()
+    try:
+        x = torch.full((batch, 3, input_size, input_size), 0.5)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(x)
+    finally:
+        module.train(was_training)
+    return int(counter.get_total_flops())

@@ -167,8 +167,11 @@ class MultiTaskTrainer(Trainer):
                                 keypoints=self.keypoints)
 
     def build_datasets(self) -> tuple[Dataset, Dataset | None]:
-        train_set = self._dataset("train", train=True)
         d = self.data_cfg
+        if d.extra_train or d.train_samples or d.val_samples:
+            raise ValueError("data.extra_train, data.train_samples and data.val_samples are not supported by the "
+                             "multi-task trainer (it reads whole annotation files)")
+        train_set = self._dataset("train", train=True)
         if d.pascal_root:
             from posekit.data.pascal_parts import (
                 pascal_person_part_annotations,

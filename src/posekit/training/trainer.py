@@ -39,7 +39,7 @@ from posekit.checkpoint import (
 )
 from posekit.config import Config, PBNConfig, config_to_dict, config_yaml
 from posekit.data.annotations import load_annotations
-from posekit.data.dataset import DataError, PoseDataset, collate_samples, loaded_batches
+from posekit.data.dataset import DataError, MixedDataset, PoseDataset, collate_samples, loaded_batches
 from posekit.data.ground_truth import check_evaluable
 from posekit.data.sources import prepare_data
 from posekit.data.targets import HeatmapCodec
@@ -388,10 +388,18 @@ class Trainer:
 
     def build_datasets(self) -> tuple[Dataset, Dataset | None]:
         """Training and validation datasets (default: :class:`PoseDataset` on ``data``'s train/val
-        splits; no validation set when ``data.val_annotations`` is empty). The training set must
-        have ``set_epoch(epoch)``."""
+        splits, the train split mixed with the people of ``data.extra_train`` (:class:`MixedDataset`);
+        no validation set when ``data.val_annotations`` is empty). The training set must have
+        ``set_epoch(epoch)``."""
         train_set = PoseDataset.from_config(self.data_cfg, "train", joint_ids=self.train_joint_ids(),
                                             seed=self.cfg.train.seed, keypoints=self.keypoints)
+        if self.data_cfg.extra_train:
+            extra = [PoseDataset.from_source(self.data_cfg, source, joint_ids=self.train_joint_ids(),
+                                             seed=self.cfg.train.seed, keypoints=self.keypoints, stream=k + 1)
+                     for k, source in enumerate(self.data_cfg.extra_train)]
+            log.info("training on %d people: %s", sum(map(len, [train_set, *extra])),
+                     " + ".join(f"{len(d)} from {d.annotations.source}" for d in [train_set, *extra]))
+            train_set = MixedDataset([train_set, *extra])
         val_set = None
         if self.data_cfg.val_annotations:
             val_set = PoseDataset.from_config(self.data_cfg, "val", joint_ids=self.joint_ids, keypoints=self.keypoints)
