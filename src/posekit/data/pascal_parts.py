@@ -1,4 +1,5 @@
-"""Reader for PASCAL-Person-Part, the part-segmentation benchmark of the multi-task model (issue 5).
+"""Reader for PASCAL-Person-Part, the part-segmentation data of the multi-task model
+(:mod:`posekit.models.multitask`).
 
 Source: the PASCAL-Part annotations of Chen et al. 2014 ("Detect What You Can: Detecting and
 Representing Objects using Holistic Models and Body Parts", CVPR) on PASCAL VOC 2010 images,

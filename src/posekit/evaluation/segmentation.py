@@ -1,5 +1,7 @@
 """Segmentation metrics (Long et al. 2015, "Fully Convolutional Networks for Semantic
-Segmentation", Sec. 5) and the multi-task seed's distance-based pose metric ``PCK_dist``.
+Segmentation", Sec. 5) and the distance-based pose metric ``PCK_dist`` of Agrawal, Agarwal & Gupta
+("Multi-task learning for human pose estimation and part segmentation with hard parameter
+sharing", Sec. 2.3).
 
 FCN's metrics, with ``n_ij`` = number of pixels of class ``i`` predicted as class ``j`` (the
 confusion matrix, rows = ground truth), ``t_i = sum_j n_ij`` pixels of class ``i`` and ``n_cl``
@@ -116,14 +118,16 @@ class PCKDistResult:
 
 def pck_dist(pred: np.ndarray, gt: np.ndarray, annotated: np.ndarray | None = None, factor: float = 5.0,
              limbs: Sequence[tuple[int, int]] = MPII.limbs()) -> PCKDistResult:
-    """The seed's ``PCK_dist``: mean distance of the prediction/ground-truth pairs within a threshold.
+    """``PCK_dist`` (Agrawal, Agarwal & Gupta, Sec. 2.3): mean distance of the prediction/ground-truth
+    pairs within a threshold.
 
-    Our reading (the seed's text was not available; this implements issue 5's one-line description
-    literally): for each sample, the threshold is ``factor`` (5) times the length of its shortest
-    ground-truth limb (over ``limbs`` with both joints annotated and non-zero length); a joint's
-    pair (prediction, ground truth) is *matched* when their Euclidean distance is at most that
-    threshold; ``PCK_dist`` is the mean distance over all matched pairs of all samples, in the
-    coordinates' units (px). Lower is better; since matching drops far-off predictions, report it
+    The report defines it in one sentence (the average distance over the pairs closer than 5 times
+    the length of the shortest limb) and names neither the limbs nor the units. Here: for each
+    sample, the threshold is ``factor`` (5) times the length of its shortest ground-truth limb
+    (over ``limbs`` with both joints annotated and non-zero length); a joint's pair (prediction,
+    ground truth) is *matched* when their Euclidean distance is at most that threshold;
+    ``PCK_dist`` is the mean distance over all matched pairs of all samples, in the coordinates'
+    units (px). Lower is better; since matching drops far-off predictions, report it
     together with ``matched_fraction``.
 
     Args:
