@@ -253,3 +253,39 @@ def test_kptransfer_configs_follow_the_paper_protocol():
     quick = load_config("kptransfer/quickstart_d")
     assert quick.transfer.split == "d" and quick.data.dataset == "synthetic"
     assert (quick.train.optimizer, quick.train.scheduler, quick.train.plateau_factor) == ("rmsprop", "plateau", 0.2)
+
+
+def test_list_splits_json_is_table_1_with_the_data_joint_names(capsys):
+    """``posekit transfer --list-splits --json``: ``{"a": {"s1": [...], "s2": [...]}, ...}`` with the joint
+    names the data README lists (MPII official order), each split as Table 1 of Vats et al. (2019)."""
+    import re
+
+    from conftest import SHARED
+    from posekit.cli.main import main
+
+    readme = (SHARED / "README.md").read_text() if (SHARED / "README.md").is_file() else ""
+    names_in_readme = set(re.findall(r"\d+ ([a-z_]+)[,.\s]", readme.split("Joint order")[1][:400])) if readme else set()
+    assert main(["transfer", "--list-splits", "--json"]) == 0
+    splits = json.loads(capsys.readouterr().out)
+    assert sorted(splits) == ["a", "b", "c", "d"]
+    table1 = {  # the paper's wording, left and right of every paired part
+        "a": ("head_top upper_neck shoulder pelvis thorax hip", "knee ankle wrist elbow"),
+        "b": ("head_top upper_neck shoulder elbow hip", "knee ankle wrist pelvis thorax"),
+        "c": ("head_top upper_neck shoulder elbow knee", "wrist ankle hip pelvis thorax"),
+        "d": ("knee ankle wrist elbow", "head_top upper_neck elbow knee pelvis thorax"),
+    }
+    expand = lambda words: {n for w in words.split() for n in ((w,) if w in MPII.names else (f"r_{w}", f"l_{w}"))}  # noqa: E731
+    for name, (s1, s2) in table1.items():
+        assert set(splits[name]) == {"s1", "s2"}
+        assert set(splits[name]["s1"]) == expand(s1) and len(splits[name]["s1"]) == 8
+        assert set(splits[name]["s2"]) == expand(s2) and len(splits[name]["s2"]) == 8
+        if names_in_readme:
+            assert set(splits[name]["s1"]) | set(splits[name]["s2"]) <= names_in_readme
+    if names_in_readme:
+        assert names_in_readme == set(MPII.names)
+    # without --json: a readable table, one block per split
+    assert main(["transfer", "--list-splits"]) == 0
+    text = capsys.readouterr().out
+    assert "split (d)" in text and "in both: l_elbow, l_knee, r_elbow, r_knee" in text
+    assert main(["transfer", "--json"]) == 2
+    assert "--json only goes with --list-splits" in capsys.readouterr().err
