@@ -87,7 +87,7 @@ class DataConfig:
     input_size: int = at_least(256, 1)      # square crop side, crop pixels
     heatmap_size: int = at_least(64, 1)     # heat-map side, heat-map pixels
     sigma: float = at_least(1.0, 0, strict=True)   # Gaussian std, heat-map pixels
-    crop: str = choice("center_scale", ("center_scale", "seed002"))
+    crop: str = choice("center_scale", ("center_scale", "clip_pad_square"))
     scale_factor: float = at_least(1.25, 0, strict=True)   # enlargement of the scale*200 px person box
     on_error: str = choice("raise", ("raise", "skip"))   # bad images / boxes stop, or are skipped and counted
     #                                                       (errors in the annotation file itself always stop)

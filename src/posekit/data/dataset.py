@@ -1,8 +1,8 @@
 """PyTorch dataset of single-person pose samples: crops, Gaussian targets and the crop geometry.
 
 One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotations`). The crop is
-the ``scale * 200 * scale_factor`` px box around the person centre (or the seed-002 box, see
-:func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
+the ``scale * 200 * scale_factor`` px box around the person centre (or the clip-and-pad box, see
+:func:`posekit.data.transforms.clip_pad_square_box`), resized to ``input_size``; training adds Newell et
 al. (2016, Sec. 4) augmentation (scale, rotation, flip) and colour jitter.
 
 Images are handed to the network as RGB in [0, 1] (:func:`image_to_tensor`); every posekit network
@@ -109,8 +109,8 @@ class PoseDataset(Dataset):
     * ``joints`` (K, 2) float32 original px, ``annotated`` (K,) bool, ``visible`` (K,) float32:
       the annotation as stored (all K keypoints of the set, never flipped or subset).
     * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
-      (after the seed-002 conversion and times the augmentation scale factor); the box side is
-      ``scale * 200 * cfg.scale_factor`` px (``scale * 200`` for seed-002).
+      (after the ``clip_pad_square`` conversion and times the augmentation scale factor); the box side is
+      ``scale * 200 * cfg.scale_factor`` px (the padded square for ``clip_pad_square``).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``
