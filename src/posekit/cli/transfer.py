@@ -3,9 +3,11 @@
 Trains the S1 network, then the ``transfer``, ``frozen`` and ``random`` configurations on S2
 (Vats et al. 2019, Sec. 3-4; see :mod:`posekit.training.transfer`), and writes into ``--out``:
 
-* ``pckh_s2.md`` / ``pckh_s2.json``: per-joint PCKh@0.5 on S2 of each configuration (the layout of
-  the paper's Tables 2-5; Mean excludes pelvis and thorax), parameter counts, epochs to convergence;
-* ``convergence.png``: validation PCKh on S2 against epoch for the three configurations (Fig. 3);
+* ``pckh_s2.md`` / ``pckh_s2.json``: PCKh@0.5 on S2 of each configuration in the layout of the
+  paper's Tables 2-5 (the split's columns and their plain Average), parameter counts, epochs to
+  convergence;
+* ``convergence.png``: validation PCK (bounding box, Yang & Ramanan) on S2 against epoch,
+  transfer vs random (Fig. 3);
 * the run folders ``s1/``, ``transfer/``, ``frozen/``, ``random/`` (metrics.csv, best.pt, ...).
 
 ``posekit transfer --list-splits [--json]`` prints the splits of the paper's Table 1 (MPII joint
