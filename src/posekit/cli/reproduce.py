@@ -1,4 +1,5 @@
-"""Reproduce the tables and figures of the source documents:
+"""Reproduce the tables and figures of the source documents.
+
 ``posekit reproduce NAME [--dry-run | --report [--runs-dir DIR] | --plot PNG] | --list [--json]``.
 
 Each target is one table or figure of a source document with the packaged configs whose runs
