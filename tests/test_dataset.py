@@ -29,7 +29,7 @@ from posekit.data.transforms import (
     flip_image,
     get_affine_transform,
     invert_affine,
-    seed002_content_box,
+    clip_pad_square_box,
 )
 from posekit.keypoints import MPII
 
@@ -220,20 +220,27 @@ def test_joint_subset_from_config():
         PoseDataset(str(JSON), IMAGES, small_cfg(joints="r_arm"), train=True)
 
 
-def test_seed002_crop():
-    ds = PoseDataset(str(JSON), IMAGES, small_cfg(crop="seed002"), train=False)
+def test_clip_pad_square_crop_of_a_real_image():
+    """The dataset crops MPII people with the clip-and-pad box: the clipped box fills the crop's height
+    or width, the rest of the square is zero padding."""
+    ds = PoseDataset(str(JSON), IMAGES, small_cfg(crop="clip_pad_square"), train=False)
     s = ds[1]
     ann = ds.annotations
-    np.testing.assert_allclose(s["center"].numpy(), ann.centers[1], rtol=1e-6)
-    assert float(s["scale"]) == pytest.approx(1.05 * ann.scales[1], rel=1e-6)
+    image = ds._read_image(1)
+    box, center, side = clip_pad_square_box(ann.centers[1], ann.scales[1], image.shape)
+    np.testing.assert_allclose(s["center"].numpy(), center, rtol=1e-6)
+    assert float(s["scale"]) * 200 == pytest.approx(side, rel=1e-6)
     affine = s["affine"].numpy().astype(np.float64)
-    x1, y1, x2, y2 = seed002_content_box(ann.centers[1], ann.scales[1])
-    np.testing.assert_allclose(affine_points([[x1, y1], [x2, y2]], affine),
-                               [[S / 2 - S * 60 / 210, 0], [S / 2 + S * 60 / 210, S]], atol=1e-3)
+    corners = affine_points([[box[0], box[1]], [box[2], box[3]]], affine)
+    np.testing.assert_allclose(corners.min(), 0, atol=1e-3)     # the longer side spans the crop
+    np.testing.assert_allclose(corners.max(), S, atol=1e-3)
     img = tensor_to_image(s["image"])
-    left = int(np.floor(S / 2 - S * 60 / 210))  # 27: the padding columns 0..26 are black
-    assert (img[:, :left] == 0).all() and (img[:, S - left:] == 0).all()
-    assert img[:, left + 2:S - left - 2].mean() > 20
+    (cx1, cy1), (cx2, cy2) = corners
+    outside = np.ones((S, S), bool)
+    outside[max(int(np.ceil(cy1)), 0):int(np.floor(cy2)) + 1, max(int(np.ceil(cx1)), 0):int(np.floor(cx2)) + 1] = False
+    ring = outside.copy()
+    ring[max(int(np.ceil(cy1)) - 1, 0):int(np.floor(cy2)) + 2, max(int(np.ceil(cx1)) - 1, 0):int(np.floor(cx2)) + 2] = False
+    assert (img[ring] == 0).all() and img[~outside].mean() > 20
 
 
 def _tmp_image_dir(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ from posekit.cli.main import main
 from posekit.decoding import predict_heatmaps, predict_heatmaps_multiscale
 from posekit.data.lsp import read_lsp_joints
 from posekit.decoding.heatmaps import zoom
-from posekit.evaluation.pck import pck_torso
+from posekit.evaluation.pck import bbox_sizes, pck_bbox, pck_torso
 from posekit.evaluation.pckh import pckh, visibility_mask
 from posekit.keypoints import LSP, MPII
 
@@ -199,3 +199,34 @@ def test_pck_torso_hand_computed():
     gt[1, joint_index("r_hip")] = gt[1, joint_index("l_shoulder")]
     with pytest.raises(ValueError, match="torso"):
         pck_torso(pred, gt, missing)
+
+
+def test_pck_bbox_hand_computed():
+    """Bounding-box PCK (Yang & Ramanan 2013): threshold alpha x the longer side of the box around the
+    ground-truth joints; the box may be spanned by joints that are not scored."""
+    gt = np.zeros((2, 14, 2))
+    gt[0, :, 0] = np.arange(14) * 3.0                  # box 39 wide, 100 high -> 10 px at alpha 0.1
+    gt[0, :, 1] = np.arange(14) * 7.0
+    gt[0, 13, 1] = 100.0
+    gt[1, :, 0] = 50.0 + np.arange(14) * 15.0          # box 200 wide, 13 high -> 20 px
+    gt[1, 13, 0] = 250.0
+    gt[1, :, 1] = np.arange(14)
+    np.testing.assert_allclose(bbox_sizes(gt), [100.0, 200.0])
+    missing = np.zeros((2, 14), bool)
+    missing[:, 0] = True                               # joint 0 is not scored ...
+    pred = gt.copy()
+    pred[0, 1, 0] += 10.0                              # at the threshold: correct (<=)
+    pred[0, 2, 1] += 10.5                              # beyond: wrong
+    pred[1, 3] += (12.0, 16.0)                         # 20 px: correct
+    pred[1, 4] = np.nan                                # no prediction: wrong
+    res = pck_bbox(pred, gt, missing, alpha=0.1, box_joints=np.ones((2, 14), bool))
+    assert LSP.names[0] not in res and res[LSP.names[2]] == 50.0 and res[LSP.names[4]] == 50.0
+    assert res["mean"] == pytest.approx(100.0 * 24 / 26)
+    # ... but still spans the box when box_joints says so: without it sample 0's box shrinks
+    gt2 = gt.copy()
+    gt2[0, 0] = (0.0, -100.0)                          # only joint 0 makes sample 0 200 px high
+    assert pck_bbox(pred, gt2, missing, box_joints=np.ones((2, 14), bool))["mean"] > \
+        pck_bbox(pred, gt2, missing, alpha=0.05)["mean"]
+    gt[1] = gt[1, :1]                                  # every joint at one point: a box of size 0
+    with pytest.raises(ValueError, match="bounding-box"):
+        pck_bbox(pred, gt, missing)

@@ -152,11 +152,13 @@ def test_reproduce_with_seeds_runs_every_command_per_seed(capsys, monkeypatch):
 
     calls = []
     monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
-    assert main(["reproduce", "hourglass-stem", "--seeds", "0", "1", "2"]) == 0
+    assert main(["reproduce", "hourglass-reimpl-fig7", "--seeds", "0", "1", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("~48.3 days") == 2 and "~96.6 days" in out   # 3 x the 16.1 days of one run
-    assert [c[3:] for c in calls] == [["train", "hourglass/mpii_2stack", "--seeds", "0", "1", "2"],
-                                      ["train", "hourglass/reduced_stem", "--seeds", "0", "1", "2"]]
+    # two 8-stack runs of ~64.4 CPU days / ~3.0 assumed GPU days each, three times over
+    assert out.count("~193.1 days on the 2-core CPU, ~9.0 days on one GPU") == 2
+    assert "estimated total: ~386.2 days on a 2-core CPU" in out
+    assert [c[3:] for c in calls] == [["train", "hourglass_reimpl/rmsprop_bs8", "--seeds", "0", "1", "2"],
+                                      ["train", "hourglass_reimpl/adam_bs16", "--seeds", "0", "1", "2"]]
 
 
 # ------------------------------------------------------------------------------ KPTransfer over seeds

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import json
 
 import pytest
@@ -221,13 +222,17 @@ def test_transfer_command_writes_the_report(tmp_path, synthetic_root):
     report = json.loads((out / "pckh_s2.json").read_text())
     assert report["s2"] == ["r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis"]
     assert set(report["configurations"]) == {"transfer", "frozen", "random"}
+    assert report["split"] is None and report["columns"] == ["hip", "knee", "ankle"]  # own S1 / S2: rows S2 covers
     for c in report["configurations"].values():
-        assert set(c["table"]) == {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"}
-        assert c["table"]["head"] is None and 0 <= c["table"]["knee"] <= 100  # head is not in S2
+        assert set(c["all_rows"]) == {"head", "shoulder", "elbow", "wrist", "hip", "knee", "ankle", "mean"}
+        assert c["all_rows"]["head"] is None and 0 <= c["all_rows"]["knee"] <= 100  # head is not in S2
+        assert set(c["table"]) == {"hip", "knee", "ankle", "average"}
+        assert c["table"]["average"] == pytest.approx((c["table"]["hip"] + c["table"]["knee"] + c["table"]["ankle"]) / 3)
         assert c["epochs_to_convergence"] == 1 and c["best_epoch"] == 1
+        assert len(c["pck_bbox_per_epoch"]) == 1 and 0 <= c["pck_bbox_per_epoch"][0] <= 100
     assert report["params"]["frozen"]["trainable"] < report["params"]["frozen"]["total"]
     md = (out / "pckh_s2.md").read_text()
-    assert "| configuration | Hip | Knee | Ankle | Mean |" in md and "| random |" in md
+    assert "| configuration | Hip | Knee | Ankle | Average |" in md and "| random |" in md
     assert (out / "convergence.png").stat().st_size > 1000
     # the composite's checkpoint loads for posekit evaluate / predict and predicts S2 from stack 4
     from posekit.decoding.predictor import PosePredictor
@@ -253,3 +258,68 @@ def test_kptransfer_configs_follow_the_paper_protocol():
     quick = load_config("kptransfer/quickstart_d")
     assert quick.transfer.split == "d" and quick.data.dataset == "synthetic"
     assert (quick.train.optimizer, quick.train.scheduler, quick.train.plateau_factor) == ("rmsprop", "plateau", 0.2)
+
+
+def test_list_splits_json_is_table_1_with_the_data_joint_names(capsys):
+    """``posekit transfer --list-splits --json``: ``{"a": {"s1": [...], "s2": [...]}, ...}`` with the joint
+    names the data README lists (MPII official order), each split as Table 1 of Vats et al. (2019)."""
+    import re
+
+    from conftest import SHARED
+    from posekit.cli.main import main
+
+    readme = (SHARED / "README.md").read_text() if (SHARED / "README.md").is_file() else ""
+    names_in_readme = set(re.findall(r"\d+ ([a-z_]+)[,.\s]", readme.split("Joint order")[1][:400])) if readme else set()
+    assert main(["transfer", "--list-splits", "--json"]) == 0
+    splits = json.loads(capsys.readouterr().out)
+    assert sorted(splits) == ["a", "b", "c", "d"]
+    table1 = {  # the paper's wording, left and right of every paired part
+        "a": ("head_top upper_neck shoulder pelvis thorax hip", "knee ankle wrist elbow"),
+        "b": ("head_top upper_neck shoulder elbow hip", "knee ankle wrist pelvis thorax"),
+        "c": ("head_top upper_neck shoulder elbow knee", "wrist ankle hip pelvis thorax"),
+        "d": ("knee ankle wrist elbow", "head_top upper_neck elbow knee pelvis thorax"),
+    }
+    expand = lambda words: {n for w in words.split() for n in ((w,) if w in MPII.names else (f"r_{w}", f"l_{w}"))}  # noqa: E731
+    for name, (s1, s2) in table1.items():
+        assert set(splits[name]) == {"s1", "s2"}
+        assert set(splits[name]["s1"]) == expand(s1) and len(splits[name]["s1"]) == 8
+        assert set(splits[name]["s2"]) == expand(s2) and len(splits[name]["s2"]) == 8
+        if names_in_readme:
+            assert set(splits[name]["s1"]) | set(splits[name]["s2"]) <= names_in_readme
+    if names_in_readme:
+        assert names_in_readme == set(MPII.names)
+    # without --json: a readable table, one block per split
+    assert main(["transfer", "--list-splits"]) == 0
+    text = capsys.readouterr().out
+    assert "split (d)" in text and "in both: l_elbow, l_knee, r_elbow, r_knee" in text
+    assert main(["transfer", "--json"]) == 2
+    assert "--json only goes with --list-splits" in capsys.readouterr().err
+
+
+def test_tables_2_to_5_show_the_papers_columns_and_their_plain_average(tmp_path):
+    """Tables 2-5 of Vats et al. (2019): per split the S2 columns the paper prints, Average = their plain
+    mean; Table 5, random initialisation: (97.1 + 87.9 + 83.3) / 3 = 89.43, printed 89.4."""
+    from posekit.pipelines.kptransfer import PAPER_COLUMNS, plain_average, table_columns, write_report
+
+    assert round(plain_average([97.1, 87.9, 83.3]), 1) == 89.4
+    assert round(plain_average([87.9, 84.2, 82.9, 80.6]), 1) == 83.9      # Table 2, transfer
+    assert math.isnan(plain_average([91.1, None, 82.9]))                  # a blank cell: no average
+    assert {k: table_columns(k, resolve_split(k)[1]) for k in "abcd"} == PAPER_COLUMNS
+    # a split-(d) experiment folder with hand-made metrics: every joint of S2 at a known PCKh
+    s1, s2 = resolve_split("d")
+    pckh = {"head_top": 90.0, "upper_neck": 80.0, "r_elbow": 70.0, "l_elbow": 60.0, "r_knee": 50.0, "l_knee": 40.0,
+            "pelvis": 99.0, "thorax": 99.0}
+    for i, mode in enumerate(("transfer", "frozen", "random")):
+        (tmp_path / mode).mkdir()
+        cols = ["epoch", "pckh", "pck_bbox"] + [f"pckh_{n}" for n in pckh]
+        rows = [[1, 10.0, 20.0 + i] + [v / 2 for v in pckh.values()], [2, 60.0, 30.0 + i] + list(pckh.values())]
+        (tmp_path / mode / "metrics.csv").write_text("\n".join(",".join(map(str, r)) for r in [cols] + rows) + "\n")
+    report = write_report(tmp_path, s1, s2, split="d")
+    row = report["configurations"]["transfer"]["table"]
+    # head = head_top (Table 5's "Head"), elbow / knee = mean of left and right
+    assert row == {"head": 90.0, "elbow": 65.0, "knee": 45.0, "average": pytest.approx(200.0 / 3)}
+    assert report["configurations"]["random"]["pck_bbox_per_epoch"] == [22.0, 32.0]
+    md = (tmp_path / "pckh_s2.md").read_text()
+    assert "| configuration | Head | Elbow | Knee | Average |" in md and "Table 5's columns" in md
+    assert "| transfer | 90.00 | 65.00 | 45.00 | 66.67 | 2 | 2 |" in md
+    assert (tmp_path / "convergence.png").stat().st_size > 1000

@@ -1,4 +1,4 @@
-"""Tests for posekit.data.transforms: crop geometry, seed-002 box, flips, augmentation sampling."""
+"""Tests for posekit.data.transforms: crop geometry, clip-and-pad box, flips, augmentation sampling."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from posekit.data.transforms import (
     hflip_affine,
     invert_affine,
     sample_augmentation,
-    seed002_affine,
-    seed002_box,
-    seed002_content_box,
+    clip_pad_square_box,
+    person_crop,
+    tall_person_box,
 )
 from posekit.keypoints import MPII
 
@@ -108,25 +108,33 @@ def test_pixels_move_with_keypoints(rot, scale, flip):
     assert np.hypot(x - expected[0], y - expected[1]) <= 1.0, (x, y, expected)
 
 
-def test_seed002_box_geometry():
-    center, s, size = np.array([400.0, 300.0]), 2.0, 210
-    x1, y1, x2, y2 = seed002_content_box(center, s)
-    assert (x1, y1, x2, y2) == (400 - 120, 300 - 210, 400 + 120, 300 + 210)
-    sq_center, sq_scale = seed002_box(center, s)
-    np.testing.assert_array_equal(sq_center, center)
-    assert sq_scale * 200 == pytest.approx(210 * s)
-    m = seed002_affine(center, s, size)
-    # square top-left (cx - 105 s, cy - 105 s) -> (0, 0); box corners -> S/2 -/+ S * 60/210
-    np.testing.assert_allclose(affine_points([400 - 210, 300 - 210], m), [0, 0], atol=1e-9)
-    box_corners = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
-    np.testing.assert_allclose(affine_points(box_corners, m), [[45, 0], [165, 0], [165, 210], [45, 210]], atol=1e-9)
-
-    # the padding: a white image cropped with keep_box is white exactly on columns 45..164
-    white = np.full((800, 900, 3), 255, np.uint8)
-    crop = crop_image(white, m, size, keep_box=(x1, y1, x2, y2))
-    cols = np.flatnonzero(crop[105, :, 0] > 0)
-    assert cols[0] == 45 and cols[-1] == 164
-    assert (crop[:, 45:165] == 255).all() and (crop[:, :45] == 0).all() and (crop[:, 165:] == 0).all()
+def test_clip_pad_square_crop_of_a_box_crossing_the_image_edges():
+    """Kim, Novossyolov & Nurambek, Sec. IV: the 210 s x 120 s box clipped to the image, zero-padded to a
+    square. A 60x40 image (W x H), centre (12, 20), s = 0.3: the box x -6..30, y -11.5..51.5 is
+    clipped to x 0..30 (columns 0-29), y 0..40 (all rows) and padded to a 40 px square centred on
+    (15, 20). Cropped at 40 px (zoom 1), image column c lands on crop column
+    c + 5: crop columns 0-4 and 35-39 are padding, and image column 30 (outside the box) never shows."""
+    assert tuple(tall_person_box((12.0, 20.0), 0.3)) == pytest.approx((-6.0, -11.5, 30.0, 51.5))
+    box, center, side = clip_pad_square_box((12.0, 20.0), 0.3, (40, 60, 3))
+    np.testing.assert_allclose(box, [0, 0, 30, 40])
+    np.testing.assert_allclose(center, [15, 20])
+    assert side == 40.0
+    ys, xs = np.mgrid[0:40, 0:60]
+    image = np.stack([xs + 1, ys + 1, np.full_like(xs, 7)], axis=-1).astype(np.uint8)  # pixel = (col+1, row+1, 7)
+    affine, keep_box, c, scale = person_crop((12.0, 20.0), 0.3, 40, mode="clip_pad_square", image_shape=image.shape)
+    assert scale * 200 == pytest.approx(40.0) and c == pytest.approx((15, 20))
+    crop = crop_image(image, affine, 40, keep_box=keep_box)
+    assert crop[0, 5].tolist() == [1, 1, 7]            # image pixel (0, 0) -> crop (5, 0)
+    assert crop[39, 34].tolist() == [30, 40, 7]        # image pixel (29, 39) -> crop (34, 39)
+    assert crop[17, 20].tolist() == [16, 18, 7]        # an inner pixel, column 15 row 17
+    assert (crop[:, :5] == 0).all() and (crop[:, 35:] == 0).all()
+    assert (crop[:, 5:35, 2] == 7).all()
+    np.testing.assert_allclose(affine_points([[0.0, 0.0], [29.0, 39.0]], affine), [[5, 0], [34, 39]], atol=1e-9)
+    # a box entirely outside the image, and no image size to clip to
+    with pytest.raises(ValueError, match="outside"):
+        clip_pad_square_box((500.0, 20.0), 0.3, (40, 60, 3))
+    with pytest.raises(ValueError, match="image size"):
+        person_crop((12.0, 20.0), 0.3, 40, mode="clip_pad_square")
 
 
 def test_flip_twice_is_identity_and_swaps_names():

@@ -51,7 +51,7 @@ class ModelArtifact:
         input: the input contract: RGB in [0, 1], NCHW float32 (``"size"`` crop pixels); ``mean`` /
             ``std`` are the normalisation the network applies inside its forward.
         crop: how a raw MPII person box (``center``, ``scale``) becomes the input crop: ``mode``
-            (``center_scale`` or ``seed002``), ``scale_factor`` and ``center_shift`` (box side =
+            (``center_scale`` or ``clip_pad_square``), ``scale_factor`` and ``center_shift`` (box side =
             ``scale * 200 * scale_factor`` px around ``center`` moved down by ``center_shift * scale``
             px; a checkpoint written before ``center_shift`` existed has none and is cropped without
             a shift, as it was trained), ``input_size``.

@@ -112,7 +112,7 @@ class DataConfig:
     input_size: int = at_least(256, 1)      # square crop side, crop pixels
     heatmap_size: int = at_least(64, 1)     # heat-map side, heat-map pixels
     sigma: float = at_least(1.0, 0, strict=True)   # Gaussian std, heat-map pixels
-    crop: str = choice("center_scale", ("center_scale", "seed002"))
+    crop: str = choice("center_scale", ("center_scale", "clip_pad_square"))
     # The MPII crop protocol (posekit.data.transforms): the crop is the square of side
     # scale * 200 * scale_factor px around the raw person centre moved down by center_shift * scale px.
     scale_factor: float = at_least(1.25, 0, strict=True)   # enlargement of the raw scale*200 px person box

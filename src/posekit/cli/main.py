@@ -21,7 +21,7 @@ COMMANDS = {
     "groups": ("posekit.cli.groups", "joint groups from the mutual information of joint locations (PBN)"),
     "gui": ("posekit.cli.gui", "local web page: predictions, heat maps and PCKh colouring on one image"),
     "report": ("posekit.cli.report", "markdown + HTML report of runs: config, PCKh per joint, curves, examples"),
-    "reproduce": ("posekit.cli.reproduce", "list / run the configs behind each paper table (--dry-run: time estimate)"),
+    "reproduce": ("posekit.cli.reproduce", "tables / figures of the source documents: --list, run, --dry-run, --report"),
     "models": ("posekit.cli.models", "list the registered model architectures"),
     "convert": ("posekit.cli.convert", "convert a princeton-vl or bearpaw hourglass checkpoint into a posekit one"),
     "data": ("posekit.cli.data", "dataset tools: the crop boxes of an annotation file, MPII from the official release"),

@@ -3,9 +3,11 @@
 Trains the S1 network, then the ``transfer``, ``frozen`` and ``random`` configurations on S2
 (Vats et al. 2019, Sec. 3-4; see :mod:`posekit.training.transfer`), and writes into ``--out``:
 
-* ``pckh_s2.md`` / ``pckh_s2.json``: per-joint PCKh@0.5 on S2 of each configuration (the layout of
-  the paper's Tables 2-5; Mean excludes pelvis and thorax), parameter counts, epochs to convergence;
-* ``convergence.png``: validation PCKh on S2 against epoch for the three configurations (Fig. 3);
+* ``pckh_s2.md`` / ``pckh_s2.json``: PCKh@0.5 on S2 of each configuration in the layout of the
+  paper's Tables 2-5 (the split's columns and their plain Average), parameter counts, epochs to
+  convergence;
+* ``convergence.png``: validation PCK (bounding box, Yang & Ramanan) on S2 against epoch,
+  transfer vs random (Fig. 3);
 * the run folders ``s1/``, ``transfer/``, ``frozen/``, ``random/`` (metrics.csv, best.pt, ...).
 
 ``--seeds 0 1 2`` runs the whole experiment once per training seed into ``--out/seed_<seed>/`` and
@@ -13,6 +15,8 @@ writes the report over seeds into ``--out``: ``pckh_s2_seeds.md`` / ``pckh_s2_se
 standard deviation and 95% CI across seeds; transfer vs random, transfer vs frozen, frozen vs
 random: Welch's test across seeds and the paired test over the validation people) and
 ``convergence.png`` with bands.
+``posekit transfer --list-splits [--json]`` prints the splits of the paper's Table 1 (MPII joint
+names) and trains nothing; ``--json`` prints ``{"a": {"s1": [...], "s2": [...]}, ...}``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                    help="run the experiment once per seed (train.seed) into OUT/seed_SEED/ and report over seeds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list-splits", action="store_true", help="print the joint splits (a)-(d) and exit")
+    p.add_argument("--json", action="store_true", help="with --list-splits: print them as JSON")
+
+
+def print_splits(as_json: bool) -> None:
+    """Print the splits of Vats et al. (2019), Table 1, as JSON or as a readable table."""
+    from posekit.training.transfer import KPTRANSFER_SPLITS
+
+    if as_json:
+        print(json.dumps({k: {"s1": list(v["s1"]), "s2": list(v["s2"])} for k, v in KPTRANSFER_SPLITS.items()}))
+        return
+    for k, v in KPTRANSFER_SPLITS.items():
+        shared = sorted(set(v["s1"]) & set(v["s2"]))
+        print(f"split ({k})")
+        print(f"  S1: {', '.join(v['s1'])}")
+        print(f"  S2: {', '.join(v['s2'])}")
+        if shared:
+            print(f"  in both: {', '.join(shared)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from posekit.pipelines.kptransfer import run_kptransfer
     from posekit.training.transfer import resolve_split
 
+    if args.list_splits:
+        print_splits(args.json)
+        return 0
+    if args.json:
+        raise ValueError("--json only goes with --list-splits")
     cfg = load_config(args.config, args.overrides)
     if args.split:
         cfg.transfer.split = args.split

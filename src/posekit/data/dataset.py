@@ -2,8 +2,8 @@
 
 One sample = one annotated person (MPII layout, see :mod:`posekit.data.annotations`). The crop is
 the MPII protocol box: side ``scale * 200 * scale_factor`` px around the raw person centre moved
-down by ``center_shift * scale`` px (or the seed-002 box, see
-:func:`posekit.data.transforms.seed002_box`), resized to ``input_size``; training adds Newell et
+down by ``center_shift * scale`` px (or the clip-and-pad box, see
+:func:`posekit.data.transforms.clip_pad_square_box`), resized to ``input_size``; training adds Newell et
 al. (2016, Sec. 4) augmentation (scale, rotation, flip), colour jitter and, when
 ``augment.shear`` is set, the shear of Tang & Wu (2019, Sec. 4.1).
 
@@ -117,9 +117,9 @@ class PoseDataset(Dataset):
     * ``joints`` (K, 2) float32 original px, ``annotated`` (K,) bool, ``visible`` (K,) float32:
       the annotation as stored (all K keypoints of the set, never flipped or subset).
     * ``center`` (2,) float32 original px and ``scale`` () float32: the box actually cropped
-      (the centre after ``cfg.center_shift`` or the seed-002 conversion; the scale times the
-      augmentation scale factor); the box side is ``scale * 200 * cfg.scale_factor`` px
-      (``scale * 200`` for seed-002).
+      (the centre after ``cfg.center_shift`` or the ``clip_pad_square`` conversion; the scale times
+      the augmentation scale factor); the box side is ``scale * 200 * cfg.scale_factor`` px (the
+      padded square for ``clip_pad_square``).
     * ``rotation`` () float32 degrees (counter-clockwise), ``flipped`` (python bool).
     * ``affine`` (2, 3) float32 original px -> crop px, including rotation, shear and flip. Crop
       predictions map back to original px with its inverse; for a flipped sample, channel ``k``

@@ -46,9 +46,8 @@ __all__ = [
     "hflip_affine",
     "shear_affine",
     "compose_affine",
-    "seed002_box",
-    "seed002_content_box",
-    "seed002_affine",
+    "tall_person_box",
+    "clip_pad_square_box",
     "check_crop_box",
     "MPII_SCALE_FACTOR",
     "MPII_CENTER_SHIFT",
@@ -228,7 +227,7 @@ def crop_image(
         m: (2, 3) original -> crop affine (e.g. from :func:`get_affine_transform`).
         output_size: crop side ``S``.
         keep_box: optional ``(x1, y1, x2, y2)`` original-px box; crop pixels that come from
-            outside it are set to 0 (the zero padding of the seed-002 crop, :func:`seed002_box`).
+            outside it are set to 0 (the zero padding of the ``clip_pad_square`` crop, :func:`clip_pad_square_box`).
 
     Returns:
         (S, S, C) or (S, S) crop, same dtype as ``image``.
@@ -254,11 +253,11 @@ def crop_image(
 
 
 # --------------------------------------------------------------------------------------------------
-# seed-002 crop variant
+# clip-and-pad crop (Kim, Novossyolov & Nurambek, "Final Project Report - Human Pose Estimation", Sec. IV)
 
 
-def seed002_content_box(center: Sequence[float], scale: float) -> np.ndarray:
-    """The seed-002 person box: ``210*s`` high and ``120*s`` wide, top ``cy - 105*s``, left ``cx - 60*s``.
+def tall_person_box(center: Sequence[float], scale: float) -> np.ndarray:
+    """The report's person box: ``210*s`` high and ``120*s`` wide, top ``cy - 105*s``, left ``cx - 60*s``.
 
     Args:
         center: (2,) person centre, original px.
@@ -272,30 +271,36 @@ def seed002_content_box(center: Sequence[float], scale: float) -> np.ndarray:
     return np.array([cx - 60.0 * s, cy - 105.0 * s, cx + 60.0 * s, cy + 105.0 * s])
 
 
-def seed002_box(center: Sequence[float], scale: float) -> tuple[np.ndarray, float]:
-    """Square crop box of the seed-002 crop variant, as a (center, scale) pair.
+def clip_pad_square_box(center: Sequence[float], scale: float, image_shape: Sequence[int]
+                        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``clip_pad_square`` crop of Kim, Novossyolov & Nurambek (Sec. IV): the box of
+    :func:`tall_person_box` with every side clipped to the image edges (``[0, W] x [0, H]``, the
+    frame of :func:`get_affine_transform` and :func:`box_mask`, in which a box ``[0, W)`` shows image
+    columns ``0 .. W-1`` as the slice ``image[:, 0:W]`` does), then zero-padded to a square of side
+    ``max(height, width)`` of the clipped box.
 
-    The seed-002 crop cuts the box of :func:`seed002_content_box` (``210*s x 120*s``, height x
-    width) out of the image, zero-pads it left and right to a ``210*s`` square with the box
-    horizontally centred, and resizes the square to the crop size. That square is centred on the
-    person centre and has side ``210*s = 1.05*s * 200``, so it is the standard box of
-    :func:`get_affine_transform` with ``scale = 1.05 * s`` and ``scale_factor = 1``; the padding is
-    reproduced by ``crop_image(..., keep_box=seed002_content_box(center, s))``.
+    The report does not say where the padding goes; posekit centres the clipped box in the square
+    (equal padding on both sides). The square is an ordinary crop box: :func:`get_affine_transform`
+    with the returned centre, ``scale = side / 200`` and ``scale_factor = 1``; the padding is
+    ``crop_image(..., keep_box=clipped box)``.
+
+    Args:
+        center, scale: the MPII person centre (original px) and scale.
+        image_shape: ``(H, W, ...)`` of the image.
 
     Returns:
-        ``(center (2,) float64 original px, scale float)`` of the square.
+        ``(clipped box (4,) x1, y1, x2, y2, square centre (2,), square side)``, original px.
+
+    Raises:
+        ValueError: the box lies outside the image.
     """
-    return np.asarray(center, dtype=np.float64).reshape(2).copy(), 1.05 * float(scale)
-
-
-def seed002_affine(center: Sequence[float], scale: float, output_size: int) -> np.ndarray:
-    """(2, 3) original -> crop affine of the seed-002 crop (no augmentation).
-
-    Maps the top-left corner of the padded square ``(cx - 105*s, cy - 105*s)`` to crop (0, 0) and
-    the box corners ``(cx -/+ 60*s, cy -/+ 105*s)`` to ``(S/2 -/+ S*60/210, 0 or S)``.
-    """
-    sq_center, sq_scale = seed002_box(center, scale)
-    return get_affine_transform(sq_center, sq_scale, 0.0, output_size, scale_factor=1.0)
+    h, w = int(image_shape[0]), int(image_shape[1])
+    x1, y1, x2, y2 = tall_person_box(center, scale)
+    box = np.array([max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h))])
+    if not (box[2] > box[0] and box[3] > box[1]):
+        raise ValueError(f"the person box ({x1:.6g}, {y1:.6g}, {x2:.6g}, {y2:.6g}) lies outside the {w}x{h} image")
+    side = float(max(box[2] - box[0], box[3] - box[1]))
+    return box, np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), side
 
 
 def adjust_person_box(centers, scales, scale_factor: float = MPII_SCALE_FACTOR,
@@ -335,9 +340,10 @@ def raw_person_box(centers, scales, scale_factor: float = MPII_SCALE_FACTOR,
     return centers, raw_scales
 
 
-#: Crop modes: ``center_scale`` (the square ``scale * 200 * scale_factor`` box) and ``seed002``
-#: (the ``210 s x 120 s`` box zero-padded to a square, :func:`seed002_box`).
-CROP_MODES = ("center_scale", "seed002")
+#: Crop modes: ``center_scale`` (the square ``scale * 200 * scale_factor`` box) and
+#: ``clip_pad_square`` (the ``210 s x 120 s`` box clipped to the image, zero-padded to a square,
+#: :func:`clip_pad_square_box`).
+CROP_MODES = ("center_scale", "clip_pad_square")
 
 
 def check_crop_box(center: Sequence[float], side: float, image_shape: Sequence[int]) -> None:
@@ -374,43 +380,49 @@ def check_crop_box(center: Sequence[float], side: float, image_shape: Sequence[i
 
 
 
-def _box(center: Sequence[float], scale: float, mode: str, scale_factor: float,
-         center_shift: float) -> tuple[np.ndarray, float, float]:
-    """``(box centre, box scale, enlargement)`` of :func:`crop_box` (side = scale * 200 * enlargement)."""
+def _box(center: Sequence[float], scale: float, mode: str, scale_factor: float, center_shift: float,
+         image_shape: Sequence[int] | None) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """``(box centre, box scale, enlargement, keep box)`` of :func:`crop_box` (side = scale * 200 *
+    enlargement; keep box: the clipped box of ``clip_pad_square``, else None)."""
     if mode not in CROP_MODES:
         raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
-    if mode == "seed002":
-        box_center, box_scale = seed002_box(center, scale)
-        factor = 1.0
+    keep_box = None
+    if mode == "clip_pad_square":
+        if image_shape is None:
+            raise ValueError("the clip_pad_square crop needs the image size (it clips the box to the image)")
+        keep_box, box_center, side = clip_pad_square_box(center, scale, image_shape)
+        box_scale, factor = side / SCALE_UNIT, 1.0
     else:
         box_center = np.asarray(center, dtype=np.float64).reshape(2).copy()
         box_center[1] += float(center_shift) * float(scale)
         box_scale, factor = float(scale), float(scale_factor)
     if not box_scale * factor > 0:
         raise ValueError(f"box side must be > 0, got scale={scale}, scale_factor={scale_factor}")
-    return box_center, box_scale, factor
+    return box_center, box_scale, factor, keep_box
 
 
 def crop_box(center: Sequence[float], scale: float, mode: str = "center_scale",
              scale_factor: float = MPII_SCALE_FACTOR, center_shift: float = MPII_CENTER_SHIFT,
-             ) -> tuple[np.ndarray, float]:
+             image_shape: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
     """The square box cropped for a raw person box, without augmentation.
 
     Args:
         center, scale: the raw MPII person box (original px; ``scale * 200`` px high).
         mode: one of :data:`CROP_MODES`.
         scale_factor, center_shift: the box adjustment of ``center_scale`` (default: the MPII
-            protocol, :func:`adjust_person_box`); ``seed002`` uses the raw box as its paper does and
-            ignores both.
+            protocol, :func:`adjust_person_box`); ``clip_pad_square`` uses the raw box as its report
+            does and ignores both.
+        image_shape: ``(H, W, ...)`` of the image; ``clip_pad_square`` needs it.
 
     Returns:
         ``(box_center (2,), side)``: the square of side ``side`` original px around ``box_center``
         (original px) that becomes the crop.
 
     Raises:
-        ValueError: unknown mode or a non-positive box.
+        ValueError: unknown mode, a non-positive box, or ``clip_pad_square`` without ``image_shape``
+            or with a box outside the image.
     """
-    box_center, box_scale, factor = _box(center, scale, mode, scale_factor, center_shift)
+    box_center, box_scale, factor, _ = _box(center, scale, mode, scale_factor, center_shift, image_shape)
     return box_center, box_scale * SCALE_UNIT * factor
 
 
@@ -424,25 +436,27 @@ def person_crop(center: Sequence[float], scale: float, output_size: int, mode: s
         center, scale: the raw person box (original px; box side ``scale * 200`` px).
         output_size: crop side ``S``.
         mode: one of :data:`CROP_MODES`.
-        scale_factor, center_shift: the box adjustment of ``center_scale`` (:func:`crop_box`).
+        scale_factor, center_shift: the box adjustment of ``center_scale`` (:func:`crop_box`;
+            ignored by ``clip_pad_square``).
         rot_deg, scale_mult: augmentation rotation (degrees, about the box centre) and box-size
             multiplier.
         image_shape: ``(H, W, ...)`` of the image; when given, the crop box (before augmentation)
-            must pass :func:`check_crop_box`.
+            must pass :func:`check_crop_box`. ``clip_pad_square`` needs it (it clips to the image).
 
     Returns:
         ``(affine, keep_box, center, scale)``: the (2, 3) original -> crop affine, the box outside
-        which crop pixels are zeroed (``seed002``; else None) for :func:`crop_image`, and the centre
-        and scale actually cropped (the box centre after ``center_shift`` or the ``seed002``
-        conversion; the scale after that conversion and ``scale_mult``, before ``scale_factor``).
+        which crop pixels are zeroed (``clip_pad_square``; else None) for :func:`crop_image`, and the
+        centre and scale actually cropped (the box centre after ``center_shift`` or the
+        ``clip_pad_square`` conversion; the scale after that conversion and ``scale_mult``, before
+        ``scale_factor``).
 
     Raises:
-        ValueError: unknown mode, a non-positive box, or a box that fails :func:`check_crop_box`.
+        ValueError: unknown mode, a non-positive box, a box that fails :func:`check_crop_box`, or
+            ``clip_pad_square`` without ``image_shape``.
     """
-    box_center, box_scale, factor = _box(center, scale, mode, scale_factor, center_shift)
+    box_center, box_scale, factor, keep_box = _box(center, scale, mode, scale_factor, center_shift, image_shape)
     if image_shape is not None:
         check_crop_box(box_center, box_scale * SCALE_UNIT * factor, image_shape)
-    keep_box = seed002_content_box(center, scale) if mode == "seed002" else None
     box_scale *= float(scale_mult)
     affine = get_affine_transform(box_center, box_scale, rot_deg, output_size, scale_factor=factor)
     return affine, keep_box, box_center, box_scale

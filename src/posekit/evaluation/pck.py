@@ -1,4 +1,4 @@
-"""PCK normalised by torso size, the LSP metric (PCK@0.2).
+"""PCK normalised by torso size (the LSP metric, PCK@0.2) or by the person's bounding box.
 
 PCK (Sapp & Taskar, CVPR 2013, as evaluated in the LSP literature; Tang & Wu 2019, Sec. 4 and
 Tables 4-5 use PCK@0.2 on LSP): a joint is correct when ``||pred - gt|| <= t * torso``, with the
@@ -24,7 +24,7 @@ import numpy as np
 from posekit.evaluation.pckh import PCKhResult, pckh
 from posekit.keypoints import LSP, KeypointSet
 
-__all__ = ["TORSO_JOINTS", "torso_sizes", "pck", "pck_torso"]
+__all__ = ["TORSO_JOINTS", "torso_sizes", "pck", "pck_torso", "bbox_sizes", "pck_bbox"]
 
 #: The torso diagonal that normalises PCK: left shoulder to right hip.
 TORSO_JOINTS: tuple[str, str] = ("l_shoulder", "r_hip")
@@ -94,7 +94,66 @@ def pck_torso(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = Non
     ``"mean"``, the rate pooled over all evaluated instances of all joints (%), as in
     ``eval_pck.m``. Arguments and errors as :func:`pck`; a non-finite prediction is wrong.
     """
-    res = pck(pred, gt, missing, (threshold,), keypoints=keypoints)
+    return _pooled_dict(pck(pred, gt, missing, (threshold,), keypoints=keypoints), keypoints)
+
+
+def _pooled_dict(res: PCKhResult, keypoints: KeypointSet) -> dict[str, float]:
+    """``{joint name: value}`` of the evaluated joints at the first threshold, plus the pooled ``"mean"``."""
     out = {name: value for name, value, count in zip(keypoints.names, res.per_joint[0], res.counts) if count}
     out["mean"] = res.subset_mean(range(len(keypoints)))
     return {k: float(v) for k, v in out.items()}
+
+
+def bbox_sizes(joints: np.ndarray, annotated: np.ndarray | None = None) -> np.ndarray:
+    """Bounding-box PCK normaliser per sample: ``max(height, width)`` of the tight box around the
+    annotated ground-truth joints, px (NaN for a sample without annotated joints).
+
+    Args:
+        joints: (N, K, 2) px.
+        annotated: (N, K) bool, the joints that span the box; None = all.
+
+    Returns:
+        (N,) float64 px.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    annotated = np.ones(joints.shape[:2], bool) if annotated is None else np.asarray(annotated, bool)
+    inside = annotated[..., None] & np.isfinite(joints)
+    lo = np.where(inside, joints, np.inf).min(axis=1)
+    hi = np.where(inside, joints, -np.inf).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        size = (hi - lo).max(axis=1)
+    return np.where(np.isfinite(size), size, np.nan)
+
+
+def pck_bbox(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = None, alpha: float = 0.1,
+             keypoints: KeypointSet = LSP, box_joints: np.ndarray | None = None) -> dict[str, float]:
+    """PCK@``alpha`` normalised by the person's bounding box (Yang & Ramanan, "Articulated human
+    detection with flexible mixtures of parts", TPAMI 2013, Sec. 7): a joint is correct when
+    ``||pred - gt|| <= alpha * max(h, w)`` of the tight box around the ground-truth joints.
+
+    Yang & Ramanan use ``alpha = 0.1`` for full-body poses, the default here. The box is spanned by
+    the joints in ``box_joints`` (default: the evaluated ones), so a run scored on a joint subset
+    still measures against the whole person.
+
+    Args:
+        pred, gt: (N, K, 2) (x, y) px in the order of ``keypoints``.
+        missing: (N, K) bool, joints not evaluated; None = nothing missing.
+        alpha: fraction of the box's longer side.
+        box_joints: (N, K) bool, the ground-truth joints that span the box.
+
+    Returns:
+        ``{joint name: PCK}`` for every evaluated joint plus ``"mean"`` (pooled over evaluated joints), %.
+
+    Raises:
+        ValueError: shapes differ, or a sample with an evaluated joint has a zero / non-finite box.
+    """
+    gt = np.asarray(gt, dtype=np.float64)
+    evaluated = np.ones(gt.shape[:2], bool) if missing is None else ~np.asarray(missing, bool)
+    box = bbox_sizes(gt, evaluated if box_joints is None else box_joints)
+    with np.errstate(invalid="ignore"):
+        bad = evaluated.any(axis=1) & ~(np.isfinite(box) & (box > 0))
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} samples have a zero or non-finite bounding-box size "
+                         f"(first: sample {int(np.flatnonzero(bad)[0])})")
+    res = pckh(pred, gt, np.where(np.isfinite(box), box, 0.0), missing, (alpha,), keypoints=keypoints)
+    return _pooled_dict(dataclasses.replace(res, metric="PCK"), keypoints)

@@ -2,9 +2,17 @@
 
 :func:`run_kptransfer` trains, into one folder, the S1 network (``s1/``) and the three
 configurations on S2 (``transfer/``, ``frozen/``, ``random/``; see :mod:`posekit.training.transfer`),
-then writes the report (:func:`write_report`): ``pckh_s2.md`` / ``pckh_s2.json`` (per-joint PCKh@0.5
-on S2, the layout of Tables 2-5) and ``convergence.png`` (Fig. 3). :func:`run_kptransfer_seeds`
-repeats it per training seed and reports over seeds (:func:`write_seeds_report`).
+then writes the report (:func:`write_report`): ``pckh_s2.md`` / ``pckh_s2.json`` (PCKh@0.5 on S2 in
+the layout of Tables 2-5: the columns the paper shows for the split and their plain Average) and
+``convergence.png`` (Fig. 3: validation PCK against epoch, transfer vs random).
+:func:`run_kptransfer_seeds` repeats it per training seed and reports over seeds
+(:func:`write_seeds_report`).
+
+**Fig. 3's metric.** Sec. 4 says the validation curves of Fig. 3 use "the PCK metric [25]", Yang &
+Ramanan (TPAMI 2013): a joint is correct within ``alpha * max(h, w)`` of the person's bounding box.
+The paper states neither ``alpha`` nor the box; posekit logs ``pck_bbox`` every epoch
+(:func:`posekit.evaluation.pck.pck_bbox`, ``alpha = 0.1``, box around all annotated joints, scored
+on S2) and plots that.
 
 **Convergence** (posekit's definition, used for the "epochs to convergence" report): the first
 epoch whose validation PCKh@0.5 mean on S2 reaches ``CONVERGENCE_FRACTION`` (95%) of the best
@@ -31,6 +39,35 @@ from posekit.viz.plots import plot_band, plt, read_metrics, save_figure
 
 #: Fraction of a run's best validation PCKh that defines convergence (see the module docstring).
 CONVERGENCE_FRACTION = 0.95
+
+#: The S2 columns Tables 2-5 of Vats et al. (2019) show per split (rows of ``TABLE_ROWS``); the
+#: Average column is their plain mean.
+PAPER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "a": ("elbow", "wrist", "knee", "ankle"),
+    "b": ("wrist", "knee", "ankle"),
+    "c": ("wrist", "hip", "ankle"),
+    "d": ("head", "elbow", "knee"),
+}
+#: The table of each split.
+PAPER_TABLES: dict[str, str] = {"a": "Table 2", "b": "Table 3", "c": "Table 4", "d": "Table 5"}
+#: The configurations Fig. 3 compares.
+FIG3_MODES: tuple[str, ...] = ("transfer", "random")
+
+
+def table_columns(split: str | None, s2_ids) -> tuple[str, ...]:
+    """The ``TABLE_ROWS`` entries a Tables 2-5 row shows: the paper's columns for a split of Table 1
+    (when S2 is that split's), otherwise every row that has a joint in S2."""
+    s2_ids = tuple(s2_ids)
+    if split in PAPER_COLUMNS and set(s2_ids) == set(resolve_split(split)[1]):
+        return PAPER_COLUMNS[split]
+    return tuple(name for name in TABLE_ROWS if any(j in s2_ids for j in MPII.table_rows()[name]))
+
+
+def plain_average(values) -> float:
+    """The paper's Average column: the plain mean of the shown columns (NaN if any is missing), e.g.
+    Table 5, random initialisation: ``(97.1 + 87.9 + 83.3) / 3 = 89.43``, printed 89.4."""
+    values = [float(v) if v is not None else math.nan for v in values]
+    return sum(values) / len(values) if values and all(math.isfinite(v) for v in values) else math.nan
 
 
 def _stage_config(cfg: Config, output_dir: Path, joints: tuple[int, ...], num_stacks: int) -> Config:
@@ -98,7 +135,8 @@ def pckh_table_row(row: dict, s2_ids) -> dict[str, float]:
 
 def plot_convergence(runs: dict[str, Path | list[Path]], out_path: Path,
                      convergence: dict[str, int | None] | None = None) -> Path:
-    """Validation PCKh@0.5 mean on S2 against epoch for each configuration (the paper's Fig. 3).
+    """Validation PCKh@0.5 mean on S2 against epoch for each configuration, with bands over seeds
+    (the report over seeds; the single-run report draws the paper's Fig. 3 with :func:`plot_fig3`).
 
     Args:
         runs: label -> metrics.csv, or a list of them (the seeds of one configuration: drawn as the
@@ -119,22 +157,57 @@ def plot_convergence(runs: dict[str, Path | list[Path]], out_path: Path,
     return save_figure(fig, out_path, dpi=110)
 
 
-def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None) -> dict:
+def plot_fig3(splits: dict[str, Path], out_path: Path, metric: str = "pck_bbox") -> Path:
+    """The paper's Fig. 3: validation PCK on S2 against epoch, transfer vs random initialisation,
+    one panel per split.
+
+    Args:
+        splits: panel title (e.g. ``"split (d)"``) -> experiment folder holding ``transfer/`` and
+            ``random/`` run folders with ``metrics.csv``; a missing run is left out of its panel.
+        out_path: PNG path.
+        metric: the ``metrics.csv`` column plotted (default ``pck_bbox``, PCK@0.1 of the person's
+            bounding box; see the module docstring).
+
+    Raises:
+        ValueError: ``splits`` is empty.
+    """
+    if not splits:
+        raise ValueError("plot_fig3 needs at least one split")
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 3.6), squeeze=False)
+    for ax, (title, folder) in zip(axes[0], splits.items()):
+        for mode in FIG3_MODES:
+            path = Path(folder) / mode / "metrics.csv"
+            if not path.is_file():
+                continue
+            rows = [r for r in read_metrics(path) if math.isfinite(r.get(metric, math.nan))]
+            ax.plot([r["epoch"] for r in rows], [r[metric] for r in rows], marker="o", label=mode)
+        ax.set(title=title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("validation PCK@0.1 (bounding box) on S2, %" if metric == "pck_bbox" else metric)
+    return save_figure(fig, out_path, dpi=110)
+
+
+def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None, split: str | None = None) -> dict:
     """Write ``pckh_s2.md``, ``pckh_s2.json`` and ``convergence.png`` from the runs in ``out``.
 
     Reads ``out/{transfer,frozen,random}/metrics.csv``; each configuration's table row is its best
-    validation epoch (the epoch of its ``best.pt``).
+    validation epoch (the epoch of its ``best.pt``), in the layout of the split's table (Tables 2-5:
+    :data:`PAPER_COLUMNS` and their plain Average; other S1 / S2: every table row S2 covers).
 
     Returns:
-        The JSON report: S1/S2 joint names, per-configuration table row, per-joint PCKh, best epoch,
-        epochs to convergence and PCKh per epoch, and ``params`` when given.
+        The JSON report: split, S1/S2 joint names, table columns, per configuration the table row
+        (``table``: shown columns and ``average``), ``all_rows`` (every table row of S2 and the
+        count-weighted ``mean`` without pelvis and thorax), per-joint PCKh, best epoch, epochs to
+        convergence, PCKh and bounding-box PCK per epoch; ``params`` when given.
 
     Raises:
         FileNotFoundError: a configuration's ``metrics.csv`` is missing.
     """
     s2_ids = tuple(s2_ids)
-    report: dict = {"s1": [MPII.names[j] for j in s1_ids], "s2": [MPII.names[j] for j in s2_ids],
-                    "convergence_definition": f"first epoch with val PCKh >= {CONVERGENCE_FRACTION} x best val PCKh",
+    shown = table_columns(split, s2_ids)
+    report: dict = {"split": split, "s1": [MPII.names[j] for j in s1_ids], "s2": [MPII.names[j] for j in s2_ids],
+                    "columns": list(shown), "convergence_definition": f"first epoch with val PCKh >= {CONVERGENCE_FRACTION} x best val PCKh",
                     "configurations": {}}
     convergence = {}
     for mode in MODES:
@@ -142,25 +215,30 @@ def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None) -> dict:
         curve = [(int(r["epoch"]), r.get("pckh", math.nan)) for r in rows]
         best = best_row(rows)
         convergence[mode] = epochs_to_convergence(curve)
+        all_rows = pckh_table_row(best, s2_ids)
+        table = {n: all_rows[n] for n in shown}
+        table["average"] = plain_average(table.values())
         report["configurations"][mode] = {
-            "table": pckh_table_row(best, s2_ids),
+            "table": table,
+            "all_rows": all_rows,
             "per_joint": {MPII.names[j]: best.get(f"pckh_{MPII.names[j]}", math.nan) for j in s2_ids},
             "best_epoch": int(best["epoch"]) if best else None,
             "epochs_run": len(rows),
             "epochs_to_convergence": convergence[mode],
             "pckh_per_epoch": [p for _, p in curve],
+            "pck_bbox_per_epoch": [r.get("pck_bbox", math.nan) for r in rows],
         }
     if params is not None:
         report["params"] = params
-    shown = [name for name in TABLE_ROWS if any(j in s2_ids for j in MPII.table_rows()[name])]
-    header = ["configuration"] + [n.capitalize() for n in shown] + ["Mean", "best epoch", "epochs to convergence"]
-    lines = [f"PCKh@0.5 on S2 = {', '.join(report['s2'])} (S1 = {', '.join(report['s1'])}); Mean excludes "
-             f"{' and '.join(MPII.mean_excluded)}; convergence: first epoch with "
+    header = ["configuration"] + [n.capitalize() for n in shown] + ["Average", "best epoch", "epochs to convergence"]
+    where = f"{PAPER_TABLES[split]}'s columns" if shown == PAPER_COLUMNS.get(split) else "the table rows S2 covers"
+    lines = [f"PCKh@0.5 on S2 = {', '.join(report['s2'])} (S1 = {', '.join(report['s1'])}); columns: {where}; "
+             f"Average = plain mean of the columns shown; convergence: first epoch with "
              f"val PCKh >= {CONVERGENCE_FRACTION:.0%} of the run's best.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for mode in MODES:
         c = report["configurations"][mode]
-        cells = [mode] + [f"{c['table'][n]:.2f}" for n in shown] + [f"{c['table']['mean']:.2f}", str(c["best_epoch"]),
+        cells = [mode] + [f"{c['table'][n]:.2f}" for n in shown] + [f"{c['table']['average']:.2f}", str(c["best_epoch"]),
                                                                     str(c["epochs_to_convergence"])]
         lines.append("| " + " | ".join(cells) + " |")
     if params is not None:
@@ -168,7 +246,7 @@ def write_report(out: Path, s1_ids, s2_ids, params: dict | None = None) -> dict:
         lines += [f"| {mode} | {params[mode]['total']:,} | {params[mode]['trainable']:,} |" for mode in MODES]
     (out / "pckh_s2.md").write_text("\n".join(lines) + "\n")
     (out / "pckh_s2.json").write_text(json.dumps(finite_or_none(report), indent=2))
-    plot_convergence({mode: out / mode / "metrics.csv" for mode in MODES}, out / "convergence.png", convergence)
+    plot_fig3({f"split ({split})" if split else "S1 -> S2": out}, out / "convergence.png")
     return report
 
 
@@ -207,7 +285,8 @@ def run_kptransfer(cfg: Config, out: str | Path, progress: bool = True, resume: 
         stage = _stage_config(cfg, out / mode, s2_ids, 2 * k)
         _fit(TransferTrainer(stage, s1_ids, s2_ids, mode, s1_best, progress=progress), resume)
     _fit(make_trainer(_stage_config(cfg, out / "random", s2_ids, 2 * k), progress=progress), resume)
-    return write_report(out, s1_ids, s2_ids, parameter_counts(cfg, s1_ids, s2_ids))
+    split = cfg.transfer.split if cfg.transfer.s1 is None and cfg.transfer.s2 is None else None
+    return write_report(out, s1_ids, s2_ids, parameter_counts(cfg, s1_ids, s2_ids), split=split)
 
 
 def run_kptransfer_seeds(cfg: Config, out: str | Path, seeds, progress: bool = True, resume: bool = False) -> dict:

@@ -253,7 +253,8 @@ class PoseInferencer:
             if center is not None:
                 pred = self.predictor.predict(image, center=center, scale=scale)
                 p = self.predictor   # the square the crop covers (after the crop protocol's shift)
-                (cx, cy), side = crop_box(pred.center, pred.scale, p.crop_mode, p.scale_factor, p.center_shift)
+                (cx, cy), side = crop_box(pred.center, pred.scale, p.crop_mode, p.scale_factor, p.center_shift,
+                                          image.shape)
                 box = (float(cx - side / 2), float(cy - side / 2), float(cx + side / 2), float(cy + side / 2))
                 return ImageResult(source, [self._person(pred, box, box_source)], image, frame)
             detections: list[Detection] = []

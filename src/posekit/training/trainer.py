@@ -45,6 +45,7 @@ from posekit.data.sources import prepare_data
 from posekit.data.targets import HeatmapCodec
 from posekit.decoding.heatmaps import output_heatmaps, predict_heatmaps
 from posekit.decoding.inference import crop_to_original
+from posekit.evaluation.pck import bbox_sizes, pck_bbox
 from posekit.evaluation.pckh import pckh
 from posekit.evaluation.samples import sample_scores_from_result
 from posekit.keypoints import MPII, KeypointSet, get_keypoint_set
@@ -224,11 +225,10 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
         ``pckh`` (mean @0.5), ``pckh@0.1``, ``per_joint`` (joint name -> PCKh@0.5 %, joints of
         ``joint_ids``), ``samples`` (the per-sample :class:`~posekit.evaluation.samples.SampleScores`,
         all K keypoints, those outside ``joint_ids`` not evaluated); NaN, ``{}`` and None when
-        there are no head sizes.
+        there are no head sizes. ``pck_bbox``: PCK@0.1 of the person's bounding box
+        (:func:`posekit.evaluation.pck.pck_bbox`; the box spans every annotated joint, the score
+        counts ``joint_ids`` of people with a box of non-zero size).
     """
-    head_sizes = ann.head_sizes if head_sizes is None else head_sizes
-    if head_sizes is None:
-        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}, "samples": None}
     k = len(keypoints)
     full = np.zeros((len(preds), k, 2))
     full[:, list(joint_ids)] = preds
@@ -236,12 +236,20 @@ def pckh_metrics(preds: np.ndarray, ann, joint_ids: tuple[int, ...], keypoints: 
     keep = np.zeros(k, bool)
     keep[list(joint_ids)] = True
     missing[:, ~keep] = True
+    box = bbox_sizes(ann.joints, ann.annotated)
+    no_box = ~(np.isfinite(box) & (box > 0))          # fewer than two distinct annotated joints
+    box_pck = pck_bbox(full, ann.joints, missing | no_box[:, None], alpha=0.1, keypoints=keypoints,
+                       box_joints=ann.annotated)["mean"]
+    head_sizes = ann.head_sizes if head_sizes is None else head_sizes
+    if head_sizes is None:
+        return {"pckh": float("nan"), "pckh@0.1": float("nan"), "per_joint": {}, "pck_bbox": box_pck,
+                "samples": None}
     res = pckh(full, ann.joints, head_sizes, missing, thresholds=(0.5, 0.1), keypoints=keypoints)
     per_joint = res.joint_pckh(0.5)
     names = [keypoints.names[j] for j in joint_ids]
     samples = sample_scores_from_result(res, ann.joints, head_sizes, ann.image_names, source="validation")
     return {"pckh": res.mean(0.5), "pckh@0.1": res.mean(0.1), "per_joint": {n: per_joint[n] for n in names},
-            "samples": samples}
+            "pck_bbox": box_pck, "samples": samples}
 
 
 def resolve_model_config(cfg: Config, keypoints: KeypointSet, channel_keypoints: KeypointSet) -> Config:
@@ -449,7 +457,8 @@ class Trainer:
                        flip=self.cfg.eval.val_flip_test, head_sizes=self.val_head_sizes,
                        amp_dtype=self.amp_dtype, memory_format=self.memory_format)
         self.val_samples = val["samples"]
-        row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"]}
+        row = {"val_loss": val["val_loss"], "pckh": val["pckh"], "pckh@0.1": val["pckh@0.1"],
+               "pck_bbox": val["pck_bbox"]}
         row.update({f"pckh_{k}": v for k, v in val["per_joint"].items()})
         row.update(skip_columns("val", val["skipped"], len(val["indices"])))
         return row, (val["pckh"] if not math.isnan(val["pckh"]) else -val["val_loss"])

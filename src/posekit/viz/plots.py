@@ -122,3 +122,49 @@ def plot_mutual_information(mi, out_path: str | Path, names: list[str] | None = 
     if title:
         ax.set_title(title)
     return save_figure(fig, out_path, dpi=120)
+
+
+def steps_per_epoch_end(run_dir: str | Path) -> dict[int, int]:
+    """Global training step at the end of each epoch of a run, from its ``steps.csv`` (epoch is
+    0-based there; the returned keys are 1-based like ``metrics.csv``); {} when there is none."""
+    path = Path(run_dir) / "steps.csv"
+    if not path.is_file():
+        return {}
+    out: dict[int, int] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            out[int(row["epoch"]) + 1] = int(row["global_step"]) + 1
+    return out
+
+
+def plot_metric_panels(panels: dict[str, dict[str, str | Path]], out_path: str | Path, key: str = "train_loss",
+                       x: str = "epoch", ylabel: str | None = None) -> Path:
+    """One panel per group of runs, one line per run: a ``metrics.csv`` column against epoch or
+    training iteration (from ``steps.csv``). Runs without ``metrics.csv`` are left out.
+
+    Args:
+        panels: panel title -> (line label -> run folder).
+        out_path: PNG to write.
+        key: the ``metrics.csv`` column (``train_loss``, ``val_loss``, ``pckh``, ...).
+        x: ``"epoch"`` or ``"iteration"``.
+
+    Raises:
+        ValueError: no panels, or an unknown ``x``.
+    """
+    if not panels or x not in ("epoch", "iteration"):
+        raise ValueError(f"plot_metric_panels needs panels and x 'epoch' or 'iteration', got {len(panels)}, {x!r}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, runs) in zip(axes[0], panels.items()):
+        for label, run_dir in runs.items():
+            path = Path(run_dir) / "metrics.csv"
+            if not path.is_file():
+                continue
+            rows = [r for r in read_metrics(path) if r.get(key) == r.get(key)]   # drop NaN
+            steps = steps_per_epoch_end(run_dir)
+            xs = [r["epoch"] if x == "epoch" else steps.get(int(r["epoch"]), float("nan")) for r in rows]
+            ax.plot(xs, [r[key] for r in rows], marker="o", label=label)
+        ax.set(title=title, xlabel=x, ylabel=ylabel or key)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return save_figure(fig, out_path, dpi=110)
