@@ -126,8 +126,8 @@ def test_model_section_is_typed_by_family():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.optimizer=adamax", "train.optimizer: 'adamax' is not one of rmsprop, adam, radam, sgd"),
-    ("train.scheduler=cosine", "train.scheduler: 'cosine' is not one of none, multistep, plateau"),
+    ("train.optimizer=adamax", "train.optimizer: 'adamax' is not one of rmsprop, adam, adamw, radam, sgd"),
+    ("train.scheduler=step", "train.scheduler: 'step' is not one of none, multistep, plateau, cosine"),
     ("model.stem=resnet", r"model.stem: 'resnet' is not one of newell, reduced"),
     ("data.on_error=ignore", "data.on_error: 'ignore' is not one of raise, skip"),
     ("train.milestones=5", r"train.milestones: expected a list, got 5 \(write e.g. \[5\]\)"),

@@ -162,7 +162,10 @@ def test_flip_swaps_left_and_right():
     # the image is the mirrored crop
     img = load_image(IMAGES / ann.image_names[0])
     expected = flip_image(crop_image(img, plain, S))
-    assert np.abs(tensor_to_image(s["image"]).astype(int) - expected.astype(int)).max() <= 1
+    # The flip is folded into the one warp, so bilinear sample positions differ from a flip after
+    # the warp by float rounding: a few edge pixels may move by a few grey levels, nothing more.
+    diff = np.abs(tensor_to_image(s["image"]).astype(int) - expected.astype(int))
+    assert diff.max() <= 4 and (diff > 1).mean() < 1e-3
     # and the returned affine includes the flip
     returned = s["affine"].numpy().astype(np.float64)
     np.testing.assert_allclose(affine_points(ann.joints[0, joint_index("l_ankle")], returned), mirrored, atol=1e-2)
