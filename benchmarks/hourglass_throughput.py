@@ -18,7 +18,7 @@ import time
 import torch
 
 from posekit.losses import HeatmapMSELoss
-from posekit.models import StackedHourglass
+from posekit.models import create_model
 
 
 def measure(model, batch: int, size: int, steps: int, train: bool, channels_last: bool, device: str) -> float:
@@ -62,7 +62,7 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     torch.manual_seed(0)
-    model = StackedHourglass(num_stacks=args.stacks, num_joints=16)
+    model = create_model("hourglass", num_stacks=args.stacks, num_joints=16)
     results = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                "torch": torch.__version__, "stacks": args.stacks, "size": args.size, "batch": args.batch}

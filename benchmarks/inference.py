@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from posekit.models import StackedHourglass
+from posekit.models import create_model
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -58,10 +58,10 @@ def time_path(fn, batch: int, size: int, repeats: int) -> float:
 def measure_all(stacks: int = 2, size: int = 256, repeats: int = 5, compile: bool = False) -> dict:
     """Time every available inference path at batch 1 and 8; returns the results dict."""
     torch.manual_seed(0)
-    model = StackedHourglass(num_stacks=stacks, num_joints=16).eval()
+    model = create_model("hourglass", num_stacks=stacks, num_joints=16).eval()
     flops = forward_flops(model, size)
     peak = matmul_peak_gflops()
-    model_cl = StackedHourglass(num_stacks=stacks, num_joints=16).eval().to(memory_format=torch.channels_last)
+    model_cl = create_model("hourglass", num_stacks=stacks, num_joints=16).eval().to(memory_format=torch.channels_last)
     model_cl.load_state_dict(model.state_dict())
 
     def eager(x):

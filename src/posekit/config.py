@@ -293,7 +293,8 @@ class TrainConfig:
     device: str = "auto"                    # auto | cpu | cuda | cuda:N
     amp: bool = True                        # mixed precision on CUDA only
     amp_dtype: str = choice("bfloat16", ("bfloat16", "float16"))   # float16 adds a GradScaler
-    channels_last: bool = False             # NHWC memory format (faster convolutions on CPU and GPU)
+    channels_last: bool = True              # NHWC memory format (faster convolutions on CPU and GPU; same numbers)
+    compile: bool = False                   # torch.compile the training forward (needs a C++ compiler on the CPU)
     sync_batchnorm: bool = False            # multi-process runs on GPUs: BatchNorm statistics over the global batch
     freeze_bn: bool = False                 # BatchNorm layers use their running statistics while training
     num_threads: int = at_least(0, 0)       # torch CPU threads (0: torch default)

@@ -33,9 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="flip testing on")
     flip.add_argument("--no-flip", dest="flip", action="store_false", help="flip testing off")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
-                   help="network runtime on the CPU (default auto: ONNX Runtime when installed, the fastest "
-                        "path measured in docs/performance.md; the export is cached)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime", "onnx-int8"], default="auto",
+                   help="network runtime on the CPU (default auto: ONNX Runtime fp32 when installed; the export "
+                        "is cached); onnx-int8: the int8 graph calibrated on the checkpoint's training data "
+                        "(made once and cached; accuracy cost in docs/performance.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -27,7 +27,7 @@ from posekit.models.registry import load_model
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnxruntime", "auto")
+BACKENDS = ("torch", "onnxruntime", "onnx-int8", "auto")
 
 
 @dataclass
@@ -151,28 +151,39 @@ class PosePredictor:
         Args:
             flip: flip testing (None: the checkpoint's default).
             backend: ``"torch"``; ``"onnxruntime"`` (CPU: the network exported once to ONNX and run
-                by ONNX Runtime, docs/performance.md); ``"auto"``: ONNX Runtime on the CPU when it
+                by ONNX Runtime, docs/performance.md); ``"onnx-int8"`` (CPU: the int8 graph of
+                :func:`posekit.decoding.quantize.int8_onnx`, calibrated on the checkpoint's training
+                data the first time and cached); ``"auto"``: ONNX Runtime (fp32) on the CPU when it
                 is installed and the export works, else torch.
 
         Raises:
             FileNotFoundError / posekit.checkpoint.CheckpointError: see :func:`posekit.load_model`;
             ValueError: an unknown backend or device, CUDA asked for without CUDA, or
-            ``"onnxruntime"`` that cannot run (onnxruntime not installed, or the export failed).
+            ``"onnxruntime"`` / ``"onnx-int8"`` that cannot run (onnxruntime not installed, the
+            export or the calibration failed, ``"onnx-int8"`` on a CUDA device).
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         device = resolve_device(device)
+        if backend == "onnx-int8" and device.type != "cpu":
+            raise ValueError(f"the onnx-int8 backend runs on the CPU only, not on {device}")
         model = load_model(path, device=device)
         artifact = model.artifact
         if backend != "torch" and device.type == "cpu":
             from posekit.models.export import OnnxRuntimeNetwork, cached_onnx
 
             try:
-                model = OnnxRuntimeNetwork(cached_onnx(path, model, artifact.input["size"]))
+                if backend == "onnx-int8":
+                    from posekit.decoding.quantize import int8_onnx
+
+                    graph = int8_onnx(path, model, artifact.input["size"])
+                else:
+                    graph = cached_onnx(path, model, artifact.input["size"])
+                model = OnnxRuntimeNetwork(graph)
             except Exception as e:  # noqa: BLE001 - onnxruntime missing, or any export / runtime failure
-                if backend == "onnxruntime":
+                if backend != "auto":
                     hint = " (pip install posekit[onnx])" if isinstance(e, ImportError) else ""
-                    raise ValueError(f"{path}: the onnxruntime backend cannot run: {type(e).__name__}: "
+                    raise ValueError(f"{path}: the {backend} backend cannot run: {type(e).__name__}: "
                                      f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}{hint}") from None
                 log.warning("onnxruntime backend unavailable (%s); using torch", e)
         return cls(model, artifact, flip=flip, scales=scales, device=device)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["output_names", "export_onnx", "check_onnx", "OnnxRuntimeNetwork", "cached_onnx"]
+__all__ = ["output_names", "export_onnx", "check_onnx", "quantize_int8", "OnnxRuntimeNetwork", "cached_onnx"]
 
 
 class _NamedOutputs(nn.Module):
@@ -104,6 +104,45 @@ def check_onnx(model: nn.Module, path: str | Path, input_size: int, batch_sizes=
     return worst
 
 
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration) -> Path:
+    """Write an int8 copy of the fp32 ONNX graph at ``fp32_path`` (ONNX Runtime static quantization).
+
+    QDQ format (QuantizeLinear/DequantizeLinear pairs around each quantised operator), signed int8
+    weights quantised per output channel, signed int8 activations whose ranges are the min/max seen
+    while running ``calibration`` through the fp32 graph (``onnxruntime.quantization.quantize_static``,
+    MinMax calibration). Input and outputs stay float32, so the
+    quantised graph is a drop-in replacement (same ``image`` input, same output names).
+
+    Args:
+        fp32_path: an fp32 export (:func:`export_onnx`; its weights may sit in an external data file).
+        out_path: where the int8 graph goes (written in place: stage it in a temporary folder).
+        calibration: an ``onnxruntime.quantization.CalibrationDataReader`` yielding
+            ``{"image": (B, 3, S, S) float32}`` crops (e.g.
+            :class:`posekit.decoding.quantize.CropCalibrationReader`).
+
+    Raises:
+        ImportError: onnxruntime is not installed.
+        ValueError: the calibration reader yields nothing.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    out_path = Path(out_path)
+    prepared = out_path.with_name(out_path.stem + ".fp32.onnx")
+    # one self-contained file (weights inline, wherever the exporter put them): the calibration
+    # sessions ONNX Runtime opens cannot follow external weight files of a temporary copy
+    onnx.save_model(onnx.load(str(fp32_path)), str(prepared), save_as_external_data=False)
+    try:
+        quantize_static(str(prepared), str(out_path), calibration, quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    except (IndexError, ValueError, KeyError) as e:   # an empty reader ends in an empty min/max table
+        raise ValueError(f"int8 calibration failed ({type(e).__name__}: {e}); does the calibration data hold "
+                         "any usable crop?") from None
+    finally:
+        prepared.unlink(missing_ok=True)
+    return out_path
+
+
 class OnnxRuntimeNetwork(nn.Module):
     """An exported network run by ONNX Runtime (CPU) behind the usual ``module(x)`` call.
 
@@ -145,8 +184,13 @@ def _as_single_file(staged: Path, target: Path) -> bool:
     return True
 
 
-def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Path:
+def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int, int8_calibration=None) -> Path:
     """The ONNX export of a checkpoint's network, made once and cached.
+
+    With ``int8_calibration`` (a zero-argument callable returning a calibration reader, called
+    only when the cache has no entry) the cached graph is the int8 one of :func:`quantize_int8`,
+    kept beside the fp32 entry under its own name; it is refused (ValueError) for a network too
+    large for one ``.onnx`` file.
 
     The cache file lives in ``$XDG_CACHE_HOME/posekit/onnx`` (default ``~/.cache``) under a name
     derived from the checkpoint's absolute path, size and modification time, so a retrained
@@ -158,9 +202,10 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Pa
     """
     ckpt = Path(checkpoint).resolve()
     stat = ckpt.stat()
-    key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}".encode()).hexdigest()[:16]
+    variant = "" if int8_calibration is None else "-int8"
+    key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}{variant}".encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit" / "onnx"
-    path = cache / f"{ckpt.stem}-{key}.onnx"
+    path = cache / f"{ckpt.stem}{variant}-{key}.onnx"
     if path.is_file():
         try:
             OnnxRuntimeNetwork(path)
@@ -175,8 +220,12 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int) -> Pa
         staged = export_onnx(model, Path(tmp) / "export" / path.name, input_size)
         single = Path(tmp) / path.name
         if _as_single_file(staged, single):
+            if int8_calibration is not None:
+                single = quantize_int8(single, Path(tmp) / f"int8-{path.name}", int8_calibration())
             Path(f"{path}.data").unlink(missing_ok=True)   # left by an older multi-file entry
             os.replace(single, path)
+        elif int8_calibration is not None:
+            raise ValueError(f"{checkpoint}: the network is too large for a single-file int8 export")
         else:
             for extra in sorted(staged.parent.iterdir()):
                 if extra != staged:

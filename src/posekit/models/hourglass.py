@@ -57,7 +57,9 @@ class Residual(nn.Module):
         out = self.conv1(self.relu(self.bn1(x)))
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return out + self.skip(x)
+        # in place: conv3's output is not needed by its backward, so no new tensor is allocated
+        out += self.skip(x)
+        return out
 
 
 def _residual_stem(num_features: int, width: int, middle: int) -> nn.Sequential:
@@ -128,7 +130,9 @@ class Hourglass(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = self.low3(self.inner(self.low1(self.down(x))))
-        return self.skip(x) + self.up(low)
+        out = self.skip(x)
+        out += self.up(low)   # in place into the skip branch's fresh output (same sum, one tensor fewer)
+        return out
 
 
 class LinearHead(nn.Module):
@@ -197,7 +201,9 @@ class HourglassStacks(nn.Module):
             outputs.append(heatmaps)
             if i < len(self.remap_heatmaps):
                 carried = feats if self.next_stack_features == "shared" else specific
-                x = x + self.remap_features[i](carried) + self.remap_heatmaps[i](heatmaps)
+                remapped = self.remap_features[i](carried)
+                remapped += self.remap_heatmaps[i](heatmaps)
+                x = x + remapped   # not in place: x is saved for the backward of this stack
         return torch.stack(outputs, dim=1), (x, feats, heatmaps)
 
 

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,33 @@ log = logging.getLogger(__name__)
 VAL_SAMPLES = "val_samples.npz"
 #: ``train.amp_dtype`` -> autocast dtype.
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def compile_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """``torch.compile(model)`` (TorchInductor) for ``train.compile: true``.
+
+    The parameters stay those of ``model`` (its state dict, optimiser and checkpoints are
+    unchanged); the first training steps are slow while the graphs compile (minutes on a small
+    CPU). On the CPU, Inductor writes and builds C++ code, so it needs a C++ compiler.
+
+    Raises:
+        ValueError: this torch has no ``torch.compile`` / no working Inductor backend, or no C++
+            compiler is found for a CPU run (the message says to set ``train.compile=false``).
+    """
+    import shutil
+
+    hint = "set train.compile=false to train without it"
+    if not hasattr(torch, "compile"):
+        raise ValueError(f"train.compile: this torch {torch.__version__} has no torch.compile; {hint}")
+    if device.type == "cpu":
+        cxx = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
+        if not cxx or not shutil.which(cxx):
+            raise ValueError(f"train.compile: torch.compile on the CPU needs a C++ compiler (g++ or clang++) and "
+                             f"none was found; install one or {hint}")
+    try:
+        return torch.compile(model)
+    except Exception as e:  # noqa: BLE001 - backend import failures differ between torch builds
+        raise ValueError(f"train.compile: torch.compile is unavailable here ({type(e).__name__}: {e}); {hint}") from None
 
 
 class EpochSampler(Sampler[int]):
@@ -350,6 +378,8 @@ class Trainer:
         if self.dist.enabled:
             self.forward_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if t.compile:   # the training forward only; validation and checkpoints use the plain module
+            self.forward_model = compile_model(self.forward_model, self.device)
         self.criterion = self.build_criterion()
         self.optimizer = build_optimizer(trainable(self.model), t)
         self.scheduler = build_scheduler(self.optimizer, t)
