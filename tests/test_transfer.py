@@ -125,6 +125,7 @@ def test_transfer_initialisation_copies_the_s1_network_exactly(tmp_path, synthet
     # stacks 1-2 of the composite compute exactly what the S1 network computes
     s1_net = s1_network(cfg)
     s1_net.load_state_dict(state)
+    s1_net.to(memory_format=trainer.memory_format)   # the same convolution kernels as the trainer's model
     x = torch.rand(2, 3, 64, 64)
     net.eval()
     s1_net.eval()

@@ -58,9 +58,8 @@ from posekit.models.hourglass import (
     LinearHead,
     Residual,
     StackedHourglass,
-    newell_stem,
-    reduced_stem,
 )
+from posekit.models.hourglass import make_stem as hourglass_stem
 from posekit.models.layers import IMAGENET_MEAN, IMAGENET_STD
 from posekit.models.registry import create_model, register_model
 
@@ -88,15 +87,15 @@ def pbn_stem(num_features: int = 256, width: int = 64) -> nn.Sequential:
 
 
 def make_stem(name: str, num_features: int, width: int) -> nn.Sequential:
-    """``"pbn"`` (:func:`pbn_stem`), ``"newell"`` or ``"reduced"`` stem.
+    """``"pbn"`` (:func:`pbn_stem`), or the hourglass stems ``"newell"`` / ``"reduced"``
+    (:func:`posekit.models.hourglass.make_stem`).
 
     Raises:
         ValueError: unknown stem name.
     """
-    stems = {"pbn": pbn_stem, "newell": newell_stem, "reduced": reduced_stem}
-    if name not in stems:
+    if name not in STEMS:
         raise ValueError(f"unknown stem {name!r}; expected one of {STEMS}")
-    return stems[name](num_features, width)
+    return pbn_stem(num_features, width) if name == "pbn" else hourglass_stem(name, num_features, width)
 
 
 # ---------------------------------------------------------------------------------------- heads
