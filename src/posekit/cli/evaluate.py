@@ -257,10 +257,9 @@ def _evaluate_file(args: argparse.Namespace):
         raise ValueError("--predictions needs --ground-truth")
     if args.scales:
         raise ValueError("--scales needs --checkpoint (a prediction file is already decoded)")
-    from posekit.pipelines.evaluate import score_prediction_file
+    from posekit.pipelines.evaluate import check_metric, score_prediction_file
 
-    if args.save_samples and args.metric != "pckh":
-        raise ValueError("per-sample scores (--save-samples) are PCKh distances; use --metric pckh")
+    check_metric(args.metric, args.protocol, args.save_samples)
     result, gt = score_prediction_file(args.predictions, args.ground_truth, keypoints=args.keypoints,
                                        thresholds=_thresholds(args.threshold), visibility=args.visibility,
                                        normalize_h5=args.normalize_h5, protocol=args.protocol, metric=args.metric,

@@ -74,17 +74,28 @@ def pck(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = None,
     k = len(keypoints)
     if gt.ndim != 3 or gt.shape[1:] != (k, 2) or np.shape(pred) != gt.shape:
         raise ValueError(f"pred {np.shape(pred)} and gt {gt.shape} must both have shape (N, {k}, 2)")
+    torso = torso_sizes(gt, keypoints, missing)
+
+    def no_torso(count: int, i: int) -> str:
+        return (f"{count} samples have no usable torso size ||{TORSO_JOINTS[0]} - {TORSO_JOINTS[1]}|| "
+                f"(a torso joint missing, or the two at the same place; first: sample {i}, torso {torso[i]})")
+
+    return _pck_by_size(pred, gt, torso, missing, thresholds, mask, keypoints, no_torso)
+
+
+def _pck_by_size(pred, gt: np.ndarray, sizes: np.ndarray, missing, thresholds, mask, keypoints: KeypointSet,
+                 describe) -> PCKhResult:
+    """:func:`posekit.evaluation.pckh.pckh` with per-sample normalisers ``sizes`` (N,) px instead
+    of head sizes, labelled ``PCK``. A sample with an evaluated joint (not ``missing``, inside
+    ``mask``) and a zero or non-finite size raises ValueError with ``describe(count, first index)``."""
     evaluated = np.ones(gt.shape[:2], bool) if missing is None else ~np.asarray(missing, bool)
     if mask is not None:
         evaluated &= np.asarray(mask, bool)
-    torso = torso_sizes(gt, keypoints, missing)
     with np.errstate(invalid="ignore"):
-        bad = evaluated.any(axis=1) & ~(np.isfinite(torso) & (torso > 0))
+        bad = evaluated.any(axis=1) & ~(np.isfinite(sizes) & (sizes > 0))
     if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{int(bad.sum())} samples have no usable torso size ||{TORSO_JOINTS[0]} - {TORSO_JOINTS[1]}|| "
-                         f"(a torso joint missing, or the two at the same place; first: sample {i}, torso {torso[i]})")
-    result = pckh(pred, gt, np.where(np.isfinite(torso), torso, 0.0), missing, thresholds, mask, keypoints)
+        raise ValueError(describe(int(bad.sum()), int(np.flatnonzero(bad)[0])))
+    result = pckh(pred, gt, np.where(np.isfinite(sizes), sizes, 0.0), missing, thresholds, mask, keypoints)
     return dataclasses.replace(result, metric="PCK")
 
 
@@ -150,10 +161,6 @@ def pck_bbox(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray | None = None
     gt = np.asarray(gt, dtype=np.float64)
     evaluated = np.ones(gt.shape[:2], bool) if missing is None else ~np.asarray(missing, bool)
     box = bbox_sizes(gt, evaluated if box_joints is None else box_joints)
-    with np.errstate(invalid="ignore"):
-        bad = evaluated.any(axis=1) & ~(np.isfinite(box) & (box > 0))
-    if bad.any():
-        raise ValueError(f"{int(bad.sum())} samples have a zero or non-finite bounding-box size "
-                         f"(first: sample {int(np.flatnonzero(bad)[0])})")
-    res = pckh(pred, gt, np.where(np.isfinite(box), box, 0.0), missing, (alpha,), keypoints=keypoints)
-    return _pooled_dict(dataclasses.replace(res, metric="PCK"), keypoints)
+    res = _pck_by_size(pred, gt, box, missing, (alpha,), None, keypoints,
+                       lambda count, i: f"{count} samples have a zero or non-finite bounding-box size (first: sample {i})")
+    return _pooled_dict(res, keypoints)

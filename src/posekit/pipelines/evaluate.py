@@ -26,7 +26,8 @@ from posekit.evaluation.protocols import PCKhProtocol, get_protocol
 from posekit.evaluation.samples import sample_scores_from_result
 from posekit.keypoints import KEYPOINT_SETS, KeypointSet, get_keypoint_set
 
-__all__ = ["METRICS", "evaluate_checkpoint", "dataset_keypoints", "protocol_ground_truth", "score_prediction_file"]
+__all__ = ["METRICS", "evaluate_checkpoint", "dataset_keypoints", "protocol_ground_truth", "score_prediction_file",
+           "check_metric"]
 
 #: Metrics of :func:`evaluate_checkpoint`: PCKh (distances / head size, MPII) and PCK (distances /
 #: torso size ``||l_shoulder - r_hip||``, LSP; :mod:`posekit.evaluation.pck`).
@@ -119,7 +120,7 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
             model without heat maps.
     """
     protocol = get_protocol(protocol)
-    _check_metric(metric, protocol, save_samples)
+    check_metric(metric, protocol, save_samples)
     predictor = predictor or PosePredictor.from_checkpoint(checkpoint, device=device, flip=flip, scales=scales)
     if "pose" not in predictor.artifact.arch_kwargs.get("tasks", ["pose"]):
         raise ValueError(f"{checkpoint}: a segmentation-only model predicts no keypoints to evaluate")
@@ -170,9 +171,10 @@ def evaluate_checkpoint(checkpoint: str | Path, annotations: str | Path, image_d
     return result, preds, maxvals
 
 
-def _check_metric(metric: str, protocol: PCKhProtocol, save_samples) -> None:
-    """Raise ValueError for an unknown metric, or for PCK with a non-default PCKh protocol or
-    per-sample PCKh scores (both are defined on head sizes)."""
+def check_metric(metric: str, protocol: str | PCKhProtocol = "hrnet", save_samples=None) -> None:
+    """Raise ValueError for an unknown metric or protocol, or for PCK with a non-default PCKh
+    protocol or per-sample PCKh scores (``save_samples``; both are defined on head sizes)."""
+    protocol = get_protocol(protocol)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
     if metric == "pck" and protocol.name != "hrnet":
@@ -207,7 +209,7 @@ def score_prediction_file(predictions: str | Path, ground_truth: str | Path, key
             protocol or a ground truth the protocol cannot use.
     """
     protocol = get_protocol(protocol)
-    _check_metric(metric, protocol, None)
+    check_metric(metric, protocol, None)
     if normalize_h5 and metric != "pckh":
         raise ValueError("--normalize-h5 gives head sizes, which only --metric pckh uses")
     gt = protocol_ground_truth(ground_truth, get_keypoint_set(keypoints or "mpii"), protocol, annotation_format,
