@@ -68,6 +68,52 @@ def test_int8_export_keypoints_within_tolerance_of_fp32(tiny_run, synthetic_root
     assert change <= 0.05 and shift <= 4.0, (change, shift)
 
 
+def test_int8_activation_formats(tiny_run, tmp_path):
+    import onnx
+    from onnx import TensorProto
+
+    from posekit.decoding.quantize import CropCalibrationReader, calibration_dataset
+    from posekit.models.export import OnnxRuntimeNetwork, export_onnx, output_convolutions, quantize_int8
+    from posekit.models.registry import load_model
+
+    fp32 = export_onnx(load_model(tiny_run / "best.pt").eval(), tmp_path / "fp32.onnx", 64)
+    crops = calibration_dataset(tiny_run / "best.pt")
+
+    def activation_types(path):
+        """Element types of the zero points of the activation QuantizeLinear nodes."""
+        graph = onnx.load(str(path)).graph
+        inits = {t.name: t.data_type for t in graph.initializer}
+        return {inits[n.input[2]] for n in graph.node if n.op_type == "QuantizeLinear" and n.input[2] in inits}
+
+    heads = output_convolutions(onnx.load(str(fp32)).graph)
+    assert len(heads) == 2                                         # the heat-map head of each of the 2 stacks
+    default = quantize_int8(fp32, tmp_path / "u8.onnx", CropCalibrationReader(crops, 8))
+    for path, float_heads in ((default, True), (quantize_int8(fp32, tmp_path / "all.onnx", CropCalibrationReader(
+            crops, 8), float_heads=False), False)):
+        graph = onnx.load(str(path)).graph
+        producer = {o: n.op_type for n in graph.node for o in n.output}
+        weight_sources = {producer.get(n.input[1], "float initializer") for n in graph.node if n.name in heads}
+        assert weight_sources == ({"float initializer"} if float_heads else {"DequantizeLinear"}), weight_sources
+    signed = quantize_int8(fp32, tmp_path / "s8.onnx", CropCalibrationReader(crops, 8), activations="int8")
+    assert activation_types(default) == {TensorProto.UINT8}       # uint8 x int8: the fast x86 kernels
+    assert activation_types(signed) == {TensorProto.INT8}
+    x = torch.stack([crops[i]["image"] for i in range(4)])
+    a, b = OnnxRuntimeNetwork(default)(x).numpy(), OnnxRuntimeNetwork(signed)(x).numpy()
+    assert a.shape == b.shape and np.abs(a - b).mean() <= 0.05 * (a.max() - a.min())   # same graph, both close
+    with pytest.raises(ValueError, match="activations must be .uint8. or .int8."):
+        quantize_int8(fp32, tmp_path / "x.onnx", CropCalibrationReader(crops, 8), activations="fp16")
+    with pytest.raises(ValueError, match="method must be one of"):
+        quantize_int8(fp32, tmp_path / "x.onnx", CropCalibrationReader(crops, 8), method="entropy")
+
+    class Empty:
+        def get_next(self):
+            return None
+
+    for method in ("percentile", "minmax"):
+        with pytest.raises(ValueError, match="int8 calibration failed"):
+            quantize_int8(fp32, tmp_path / "x.onnx", Empty(), method=method)
+
+
 def model_cfg_data(run):
     from posekit.config import load_config
 
