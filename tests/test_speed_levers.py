@@ -78,3 +78,35 @@ def test_compile_without_a_cxx_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(ValueError, match="needs a C\\+\\+ compiler.*train.compile=false"):
         compile_model(_tiny_hourglass(), torch.device("cpu"))
+
+
+def test_performance_page_decides_the_goals_from_the_measured_figures(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    posekit = {"posekit 2-stack, ONNX Runtime fp32": 300.0, "posekit 2-stack, ONNX Runtime int8": 150.0,
+               "posekit 2-stack, ONNX Runtime int8, signed activations": 250.0,
+               "posekit 2-stack reduced stem, ONNX Runtime fp32": 280.0,
+               "posekit 2-stack reduced stem, ONNX Runtime int8": 140.0}
+    res = {"machine": "test CPU", "date": "2026-01-01", "load_before": 0.1, "load_after": 0.2, "command": "x",
+           "train_step": [{"size": 256, "batch": 8, "steps": 3, "trained_parameters": 10,
+                           "reference_registered_parameters": 12,
+                           "rows": [{"variant": "reference", "img_s": 1.0, "vs_reference": 1.0},
+                                    {"variant": "posekit channels-last", "img_s": 1.25, "vs_reference": 1.25}]}],
+           "blazepose": {"crops": 5, "posekit": posekit, "blazepose": {"BlazePose full (mediapipe 0.10.14)": 120.0}},
+           "int8_accuracy": {"checkpoint": "c.pt", "pckh_onnxruntime": 82.5, "pckh_onnx-int8": 82.2, "photos": 9,
+                             "mean_keypoint_distance_px": 3.0, "median_keypoint_distance_px": 1.0}}
+    page = run_all.render(res, tmp_path)
+    assert "Training step >= 1.2x the reference: met; best posekit variant 'posekit channels-last' at 1.25x" in page
+    # 300 / 150 = 2.00x for 0.30 PCKh: met; the signed graph's 300 / 250 = 1.20x is reported beside it
+    assert "int8 >= 1.8x fp32 ONNX latency for <= 0.5 PCKh: met; int8 is 2.00x fp32 at batch 1, PCKh loss 0.30" in page
+    assert "signed int8 activations the same graph is 1.20x fp32" in page
+    assert "BlazePose-full: not met; 150.0 ms vs 120.0 ms per crop" in page
+    assert "No other job ran beside the benchmarks" in page and "Not measured in these results" in page
+    res["int8_accuracy"]["pckh_onnx-int8"] = 81.9                      # 0.60 PCKh lost: the goal fails
+    res["load_before"] = 9.0
+    page = run_all.render(res, tmp_path)
+    assert "<= 0.5 PCKh: not met; int8 is 2.00x fp32 at batch 1, PCKh loss 0.60" in page
+    assert "Other jobs shared the machine (1-minute load average 9.0 before" in page
