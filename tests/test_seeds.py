@@ -170,7 +170,8 @@ def _fake_stage(run: Path, pckh_value: float, correct_rate: float, seed: int) ->
     s2 = MPII.indices(S2)
     _write_metrics(run, [{"epoch": 1, "train_loss": 1.0, "pckh": pckh_value - 10,
                           **{f"pckh_{n}": pckh_value - 10 for n in S2}},
-                         {"epoch": 2, "train_loss": 0.5, "pckh": pckh_value, **{f"pckh_{n}": pckh_value for n in S2}}])
+                         {"epoch": 2, "train_loss": 0.5, "pckh": pckh_value,
+                          **{f"pckh_{n}": pckh_value + 3 * (n == "head_top") for n in S2}}])
     rng = np.random.default_rng(seed)
     n = 200
     gt = np.tile(np.arange(32, dtype=float).reshape(1, 16, 2), (n, 1, 1))
@@ -203,6 +204,9 @@ def test_transfer_seeds_run_each_seed_and_report_over_seeds(tmp_path, monkeypatc
     mean = report["configurations"]["transfer"]["table"]["mean"]
     assert mean["values"] == [60.0, 61.0, 62.0] and mean["std"] == pytest.approx(1.0)
     assert mean["ci95"] == pytest.approx([61 - T_975[3] / np.sqrt(3), 61 + T_975[3] / np.sqrt(3)])
+    # the paper's Average: plain mean of Head, Elbow, Knee = ((v + 3) + v + v) / 3 = v + 1
+    assert report["configurations"]["transfer"]["table"]["average"]["values"] == pytest.approx([61.0, 62.0, 63.0])
+    assert report["configurations"]["transfer"]["table"]["head"]["values"] == [63.0, 64.0, 65.0]
     assert report["configurations"]["random"]["epochs_to_convergence"]["values"] == [2.0, 2.0, 2.0]
     first = report["comparisons"][0]
     assert (first["a"], first["b"]) == ("transfer", "random")
@@ -210,7 +214,8 @@ def test_transfer_seeds_run_each_seed_and_report_over_seeds(tmp_path, monkeypatc
     paired = first["paired_over_people"]
     assert 30 < paired["mean_diff"] < 50 and paired["ci95"][0] > 0 and paired["num_people"] == 200
     md = (out / "pckh_s2_seeds.md").read_text()
-    assert "| transfer (n=3) |" in md and "61.00 +/- 1.00" in md and "| transfer vs random |" in md
+    assert "| transfer (n=3) | 64.00 +/- 1.00 | 61.00 +/- 1.00 | 61.00 +/- 1.00 | 62.00 +/- 1.00 | 61.00 +/- 1.00 [" in md
+    assert "| Head | Elbow | Knee | Average | Mean |" in md and "| transfer vs random |" in md
     assert (out / "convergence.png").stat().st_size > 1000
     # the seed groups are inputs of posekit compare as quoted patterns
     capsys.readouterr()
