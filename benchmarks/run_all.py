@@ -96,7 +96,7 @@ def goals(res: dict) -> list[str]:
 def load_sentence(res: dict) -> str:
     """How busy the machine was: the 1-minute load averages before and after the run."""
     loads = f"1-minute load average {res['load_before']} before, {res['load_after']} after, on {os.cpu_count()} cores"
-    if max(res["load_before"], res["load_after"]) > 0.5 * (os.cpu_count() or 1):
+    if res["load_before"] > 0.5 * (os.cpu_count() or 1):   # the load after includes the benchmarks' own
         return f"Other jobs shared the machine ({loads}), so absolute numbers are low and noisy."
     return f"No other job ran beside the benchmarks ({loads}; the benchmarks' own processes count in the second)."
 

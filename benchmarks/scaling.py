@@ -86,7 +86,20 @@ def _data(shared: str, workers: int) -> float:
 
 def _child(kind: str, args: list) -> None:
     value = {"train": _train, "infer": _infer, "data": _data}[kind](*args)
-    print(json.dumps({"value": round(value, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+    print(json.dumps({"value": round(value, 2), "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident set size in MB: ``VmHWM`` of /proc/self/status, which starts
+    afresh with the new address space of an exec'd child; ``ru_maxrss`` would carry over the peak of
+    the process that forked it (Linux keeps it across execve), so it is only the fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def measure(kind: str, *args) -> dict:

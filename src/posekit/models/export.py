@@ -180,6 +180,8 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
     # sessions ONNX Runtime opens cannot follow external weight files of a temporary copy
     graph = onnx.load(str(fp32_path))
     onnx.save_model(graph, str(prepared), save_as_external_data=False)
+    quiet = _DropQuantizerNoise()
+    logging.getLogger().addFilter(quiet)
     try:
         quantize_static(str(prepared), str(out_path), calibration, quant_format=QuantFormat.QDQ, per_channel=True,
                         reduce_range=reduce_range, weight_type=QuantType.QInt8,
@@ -190,8 +192,20 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
         raise ValueError(f"int8 calibration failed ({type(e).__name__}: {e}); does the calibration data hold "
                          "any usable crop?") from None
     finally:
+        logging.getLogger().removeFilter(quiet)
         prepared.unlink(missing_ok=True)
     return out_path
+
+
+class _DropQuantizerNoise(logging.Filter):
+    """Drops two messages ONNX Runtime's quantizer logs on the root logger for every posekit graph:
+    one per BatchNormalization weight ("Axis 1 is out-of-range", its per-channel axis does not
+    apply to a 1-D tensor, which stays per-tensor) and the general advice to pre-process the model
+    (the exported graph already has its convolutions and BatchNorms folded where possible)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not (msg.startswith("Axis 1 is out-of-range") or msg.startswith("Please consider"))
 
 
 class OnnxRuntimeNetwork(nn.Module):
