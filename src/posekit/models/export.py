@@ -268,7 +268,8 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int, int8_
     ckpt = Path(checkpoint).resolve()
     stat = ckpt.stat()
     variant = "" if int8_calibration is None else "-int8"
-    scheme = "" if int8_calibration is None else "|qdq-u8s8-7bit-per-channel-float-heads-percentile"   # a new scheme gets a new entry
+    # the int8 scheme (quantize_int8's keyword defaults) is part of the key: a new scheme gets a new entry
+    scheme = "" if int8_calibration is None else f"|{quantize_int8.__defaults__}"
     key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}{variant}{scheme}".encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit" / "onnx"
     path = cache / f"{ckpt.stem}{variant}-{key}.onnx"
