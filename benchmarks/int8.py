@@ -4,8 +4,8 @@
 
 * Latency: an untrained 2-stack hourglass (256 features, 256 px input) and its reduced-stem
   variant, exported fp32 and int8 (calibrated on 256 px crops of the shared MPII photos; the
-  2-stack also with signed int8 activations, the scheme posekit used before), one crop per call,
-  interleaved calls, median.
+  2-stack also in the other schemes of :data:`SCHEMES`), one crop per call, interleaved calls,
+  ONNX Runtime sessions without thread spinning, median.
 * Accuracy: a trained checkpoint (default the quickstart model) through ``PosePredictor`` with
   ``backend="onnxruntime"`` and ``backend="onnx-int8"``: PCKh@0.5 on its own validation split, and
   the mean distance in original pixels between the two backends' keypoints on the shared photos.
@@ -44,21 +44,27 @@ def mpii_crops(shared: Path, size: int = 256) -> PoseDataset:
 
 
 #: int8 schemes timed besides posekit's default (``quantize_int8``'s keyword arguments): the
-#: signed-activation graph shows what the uint8 x int8 kernels give on a CPU without AVX-VNNI.
-SIGNED = {"activations": "int8", "reduce_range": False, "method": "minmax"}
+#: graph with the batch norms left as they are shows what rewriting them as depthwise convolutions
+#: gives; the signed-activation graph (the scheme posekit used first) what the uint8 x int8 kernels
+#: give on a CPU without AVX-VNNI.
+SCHEMES = {"int8, batch norms left in float": {"batchnorm_as_conv": False},
+           "int8, signed activations": {"activations": "int8", "reduce_range": False, "method": "minmax",
+                                        "batchnorm_as_conv": False}}
 
 
 def exported_pair(arch: str, crops: PoseDataset, folder: Path, size: int = 256,
-                  signed: bool = False) -> dict[str, OnnxRuntimeNetwork]:
+                  scheme_rows: bool = False) -> dict[str, OnnxRuntimeNetwork]:
     """fp32 and int8 ONNX Runtime networks of an untrained ``arch`` (int8 calibrated on ``crops``);
-    with ``signed`` also ``"int8, signed activations"`` (:data:`SIGNED`)."""
+    with ``scheme_rows`` also the other int8 schemes of :data:`SCHEMES`. The sessions do not spin
+    between calls (:class:`OnnxRuntimeNetwork`), since they are timed in turn on the same cores."""
     torch.manual_seed(0)
     fp32 = export_onnx(create_model(arch).eval(), folder / f"{arch}.onnx", size)
     int8 = quantize_int8(fp32, folder / f"{arch}.int8.onnx", CropCalibrationReader(crops, len(crops)))
-    nets = {"fp32": OnnxRuntimeNetwork(fp32), "int8": OnnxRuntimeNetwork(int8)}
-    if signed:
-        s8 = quantize_int8(fp32, folder / f"{arch}.s8.onnx", CropCalibrationReader(crops, len(crops)), **SIGNED)
-        nets["int8, signed activations"] = OnnxRuntimeNetwork(s8)
+    nets = {"fp32": OnnxRuntimeNetwork(fp32, spinning=False), "int8": OnnxRuntimeNetwork(int8, spinning=False)}
+    for label, kwargs in (SCHEMES if scheme_rows else {}).items():
+        other = quantize_int8(fp32, folder / f"{arch}.{len(nets)}.onnx", CropCalibrationReader(crops, len(crops)),
+                              **kwargs)
+        nets[label] = OnnxRuntimeNetwork(other, spinning=False)
     return nets
 
 
@@ -80,7 +86,7 @@ def latency(shared: Path, repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         nets = {}
         for arch, label in (("hourglass_2stack", "2-stack"), ("hourglass_2stack_reduced", "2-stack reduced stem")):
-            for kind, net in exported_pair(arch, crops, Path(tmp), signed=arch == "hourglass_2stack").items():
+            for kind, net in exported_pair(arch, crops, Path(tmp), scheme_rows=arch == "hourglass_2stack").items():
                 nets[f"posekit {label}, ONNX Runtime {kind}"] = net
         x = crops[0]["image"][None]
         return interleaved_latency_ms(nets, x, repeats)

@@ -68,22 +68,27 @@ def goals(res: dict) -> list[str]:
     best = max(rows[1:], key=lambda r: r["vs_reference"])
     out = [f"- Training step >= 1.2x the reference: {'met' if best['vs_reference'] >= 1.2 else 'not met'}; best "
            f"posekit variant {best['variant']!r} at {best['vs_reference']}x, from {res['train_step'][0]['steps']} timed "
-           "steps per variant: on a loaded machine a longer run is needed to confirm it. Channels-last gives "
-           "the gain; the in-place sums are within the noise of this run."]
+           "steps per variant: on a loaded machine a longer run is needed to confirm it. Each lever against the "
+           "row above it: " + "; ".join(f"{b['variant']!r} {b['img_s'] / a['img_s']:.2f}x" for a, b in
+                                        zip(rows[1:], rows[2:])) + "."]
     lat = res["blazepose"]["posekit"]
     fp32, int8 = lat["posekit 2-stack, ONNX Runtime fp32"], lat["posekit 2-stack, ONNX Runtime int8"]
     acc = res.get("int8_accuracy")
     loss = f"{acc['pckh_onnxruntime'] - acc['pckh_onnx-int8']:.2f}" if acc else "not measured"
     met = fp32 / int8 >= 1.8 and acc is not None and acc["pckh_onnxruntime"] - acc["pckh_onnx-int8"] <= 0.5
     signed = lat.get("posekit 2-stack, ONNX Runtime int8, signed activations")
+    float_bn = lat.get("posekit 2-stack, ONNX Runtime int8, batch norms left in float")
     out.append(f"- int8 >= 1.8x fp32 ONNX latency for <= 0.5 PCKh: {'met' if met else 'not met'}; int8 is "
                f"{fp32 / int8:.2f}x fp32 at batch 1, PCKh loss {loss}."
-               + (f" With signed int8 activations the same graph is {fp32 / signed:.2f}x fp32: on a CPU without "
-                  "AVX-VNNI ONNX Runtime's fast convolution kernels are the uint8 x int8 ones." if signed else "")
                + " posekit's int8 scheme (`posekit.models.export.quantize_int8`): QDQ, uint8 activations, 7-bit "
-               "per-channel weights (no 16-bit overflow in those kernels), percentile calibration, heat-map heads "
-               "left in float. The BatchNorm that follows each residual sum (pre-activation blocks) cannot be folded "
-               "into a convolution and stays a float operator between dequantize and quantize nodes.")
+               "per-channel weights (no 16-bit overflow in the uint8 x int8 kernels), percentile calibration, "
+               "heat-map heads left in float, and the batch norms that follow residual sums (pre-activation blocks; "
+               "the exporter cannot fold them into a convolution) rewritten as 1x1 depthwise convolutions, so that "
+               "the whole graph runs in int8 kernels."
+               + (f" With those batch norms left as float operators between dequantize and quantize nodes the graph "
+                  f"is {fp32 / float_bn:.2f}x fp32." if float_bn else "")
+               + (f" With signed int8 activations (and float batch norms) it is {fp32 / signed:.2f}x fp32: on a CPU "
+                  "without AVX-VNNI ONNX Runtime's fast convolution kernels are the uint8 x int8 ones." if signed else ""))
     bp = res["blazepose"]["blazepose"]
     full = next((v for k, v in bp.items() if "full" in k and not isinstance(v, str)), None) if isinstance(bp, dict) else None
     fastest = min(v for k, v in lat.items() if "reduced" not in k)
@@ -122,9 +127,11 @@ def render(res: dict, docs: Path) -> str:
               f"{ts['trained_parameters']:,} parameters, the same number as posekit's network (checked before timing); "
               f"it registers {ts['reference_registered_parameters']:,}, because each of its residual blocks holds a 1x1 "
               "skip convolution even when it does not use it. Each posekit row adds one lever to the row above it. "
-              "`train.compile: true` (torch.compile) is measured with `python benchmarks/train_step.py --compile`; "
-              "it is not part of this page's run because compiling the training graph takes many minutes on this CPU.",
-              ""]
+              + ("The torch.compile row (`train.compile: true`, Inductor) is timed after its compilation, which took "
+                 "most of this part's time." if any("compile" in r["variant"] for r in ts["rows"]) else
+                 "`train.compile: true` (torch.compile) is measured with `python benchmarks/run_all.py --compile` "
+                 "or `python benchmarks/train_step.py --compile`; it is not part of this run (compiling the training "
+                 "graph takes minutes on a CPU)."), ""]
     bp = res["blazepose"]
     lines += ["## Latency per person crop: posekit (ONNX Runtime fp32 / int8) and MediaPipe BlazePose", ""]
     rows = [[k, v] for k, v in bp["posekit"].items()]
@@ -133,7 +140,9 @@ def render(res: dict, docs: Path) -> str:
     lines += table(["model", "ms per crop (batch 1)"], rows)
     lines += ["", f"{bp['crops']} crops (256x256) of the annotated people of the shared MPII photos, the same for every "
               "model (`benchmarks/blazepose.py`). posekit networks are untrained here (latency does not depend on the "
-              "weights); int8 is calibrated on the same crops. BlazePose runs MediaPipe's `solutions.pose` in "
+              "weights); int8 is calibrated on the same crops. The ONNX Runtime sessions are timed in turn with thread "
+              "spinning off: by default each session's worker threads keep spinning after a call and take the cores "
+              "from the next session timed (an fp32 2-stack measured 133 ms per call that way, 96 ms alone). BlazePose runs MediaPipe's `solutions.pose` in "
               "static-image mode (person detection + landmarks on each crop)."]
     if isinstance(bp["blazepose"], str):
         lines += ["", bp["blazepose"]]

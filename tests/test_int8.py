@@ -96,6 +96,9 @@ def test_int8_activation_formats(tiny_run, tmp_path):
         assert weight_sources == ({"float initializer"} if float_heads else {"DequantizeLinear"}), weight_sources
     signed = quantize_int8(fp32, tmp_path / "s8.onnx", CropCalibrationReader(crops, 8), activations="int8")
     assert activation_types(default) == {TensorProto.UINT8}       # uint8 x int8: the fast x86 kernels
+    assert "BatchNormalization" not in {n.op_type for n in onnx.load(str(default)).graph.node}
+    kept = quantize_int8(fp32, tmp_path / "bn.onnx", CropCalibrationReader(crops, 8), batchnorm_as_conv=False)
+    assert "BatchNormalization" in {n.op_type for n in onnx.load(str(kept)).graph.node}
     assert activation_types(signed) == {TensorProto.INT8}
     x = torch.stack([crops[i]["image"] for i in range(4)])
     a, b = OnnxRuntimeNetwork(default)(x).numpy(), OnnxRuntimeNetwork(signed)(x).numpy()
@@ -112,6 +115,49 @@ def test_int8_activation_formats(tiny_run, tmp_path):
     for method in ("percentile", "minmax"):
         with pytest.raises(ValueError, match="int8 calibration failed"):
             quantize_int8(fp32, tmp_path / "x.onnx", Empty(), method=method)
+
+
+def test_batchnorms_as_convolutions_keeps_the_outputs(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from posekit.models import create_model
+    from posekit.models.export import batchnorms_as_convolutions, export_onnx
+
+    torch.manual_seed(0)
+    net = create_model("hourglass", num_joints=4, num_stacks=1, num_features=16, depth=2, stem_width=8).eval()
+    for m in net.modules():                         # statistics far from identity, so the rewrite is not trivially exact
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.2, 3), m.weight.data.uniform_(0.5, 2)
+            m.bias.data.uniform_(-0.5, 0.5)
+    path = export_onnx(net, tmp_path / "fp32.onnx", 32)
+    model = onnx.load(str(path))
+    left = [n for n in model.graph.node if n.op_type == "BatchNormalization"]
+    assert left                                     # the BNs after residual sums are not folded by the exporter
+    channels = {n.name: numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == n.input[1])).size
+                for n in left}
+    assert batchnorms_as_convolutions(model) == len(left)
+    ops = {n.name: n for n in model.graph.node}
+    assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)
+    for name, c in channels.items():
+        conv = ops[f"{name}.depthwise"]
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        assert conv.op_type == "Conv" and attrs["group"] == c and attrs["kernel_shape"] == [1, 1]
+    names = {t.name for t in model.graph.initializer}
+    assert not any(n.input[3] in names for n in left)           # running means no longer stored
+    x = torch.rand(2, 3, 32, 32).numpy()
+    before = ort.InferenceSession(str(path)).run(None, {"image": x})[0]
+    after = ort.InferenceSession(model.SerializeToString()).run(None, {"image": x})[0]
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-5)
+
+    # a batch norm on a 3-D tensor has no depthwise 1x1 equivalent and stays
+    stats = [numpy_helper.from_array(np.full(3, v, np.float32), n) for v, n in ((1, "g"), (0, "b"), (0, "m"), (1, "v"))]
+    bn = helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], name="bn")
+    g = helper.make_graph([bn], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 5])], stats)
+    small = helper.make_model(g)
+    assert batchnorms_as_convolutions(small) == 0 and [n.op_type for n in small.graph.node] == ["BatchNormalization"]
 
 
 def model_cfg_data(run):

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["output_names", "export_onnx", "check_onnx", "output_convolutions", "quantize_int8", "OnnxRuntimeNetwork",
-           "cached_onnx"]
+__all__ = ["output_names", "export_onnx", "check_onnx", "output_convolutions", "batchnorms_as_convolutions",
+           "quantize_int8", "OnnxRuntimeNetwork", "cached_onnx"]
 
 
 class _NamedOutputs(nn.Module):
@@ -127,8 +127,59 @@ def output_convolutions(graph) -> list[str]:
     return sorted(found)
 
 
+def batchnorms_as_convolutions(model) -> int:
+    """Rewrite, in place, every inference-mode ``BatchNormalization`` node of an ONNX ``model``
+    (an ``onnx.ModelProto``) on a 4-D tensor as the equivalent 1x1 depthwise ``Conv``.
+
+    Eval-mode batch norm is a per-channel affine map ``y = k * x + (beta - mean * k)`` with
+    ``k = gamma / sqrt(var + eps)`` (Ioffe & Szegedy 2015, Alg. 2), i.e. a ``Conv`` with
+    ``group = C``, one weight ``k_c`` per channel (shape ``(C, 1, 1, 1)``) and that bias. The
+    exporter already folds every batch norm that follows a convolution into it; the ones left are
+    those that follow a sum, like the first BN-ReLU of each pre-activation residual block of the
+    hourglass (Newell 2016, Fig. 4). ONNX Runtime has no int8 batch norm, so left as they are each
+    costs a dequantize, a float batch norm, a quantize and two layout transposes in the int8 graph;
+    as depthwise convolutions they quantise exactly (one weight per channel: per-channel weight
+    quantisation represents it without error) and stay in the int8 NHWC kernels.
+
+    Nodes whose statistics are not constant initializers, whose input is not 4-D, or that run in
+    training mode (extra outputs) are left unchanged. Initializers that only those batch norms
+    used are removed. Returns the number of nodes rewritten.
+    """
+    from onnx import helper, numpy_helper, shape_inference
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    inferred = shape_inference.infer_shapes(model).graph
+    rank = {v.name: len(v.type.tensor_type.shape.dim) for v in [*inferred.value_info, *inferred.input]}
+    nodes, dropped, count = [], set(), 0
+    for node in graph.node:
+        stats = list(node.input[1:5])
+        if (node.op_type != "BatchNormalization" or len(node.output) != 1 or rank.get(node.input[0]) != 4
+                or len(stats) != 4 or not all(t in inits for t in stats)):
+            nodes.append(node)
+            continue
+        eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        gamma, beta, mean, var = (numpy_helper.to_array(inits[t]).astype(np.float64) for t in stats)
+        k = gamma / np.sqrt(var + eps)
+        weight = numpy_helper.from_array(k.reshape(-1, 1, 1, 1).astype(np.float32), f"{node.name}.depthwise.weight")
+        bias = numpy_helper.from_array((beta - mean * k).astype(np.float32), f"{node.name}.depthwise.bias")
+        graph.initializer.extend([weight, bias])
+        nodes.append(helper.make_node("Conv", [node.input[0], weight.name, bias.name], list(node.output),
+                                      name=f"{node.name}.depthwise", group=int(k.size), kernel_shape=[1, 1]))
+        dropped.update(stats)
+        count += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {t for n in graph.node for t in n.input}
+    keep = [t for t in graph.initializer if t.name not in dropped or t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return count
+
+
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, activations: str = "uint8",
-                  reduce_range: bool = True, float_heads: bool = True, method: str = "percentile") -> Path:
+                  reduce_range: bool = True, float_heads: bool = True, method: str = "percentile",
+                  batchnorm_as_conv: bool = True) -> Path:
     """Write an int8 copy of the fp32 ONNX graph at ``fp32_path`` (ONNX Runtime static quantization).
 
     QDQ format (QuantizeLinear/DequantizeLinear pairs around each quantised operator), signed int8
@@ -150,6 +201,9 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
       output to sub-pixel precision, and they are a negligible share of the work.
     - ``method="percentile"``: each activation range covers the 0.001-99.999 percentiles of the
       calibration values instead of their min / max, so a few outliers do not coarsen the steps.
+    - ``batchnorm_as_conv=True``: the batch norms the exporter could not fold into a convolution
+      become 1x1 depthwise convolutions first (:func:`batchnorms_as_convolutions`), so that the
+      whole network runs in int8 kernels (on the 2-stack hourglass about 1.13x faster; docs/performance.md).
 
     Args:
         fp32_path: an fp32 export (:func:`export_onnx`; its weights may sit in an external data file).
@@ -161,6 +215,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
         reduce_range: 7-bit weights (default True).
         float_heads: leave the output convolutions unquantised (default True).
         method: ``"percentile"`` (default) or ``"minmax"`` calibration.
+        batchnorm_as_conv: rewrite the remaining batch norms as depthwise convolutions (default True).
 
     Raises:
         ImportError: onnxruntime is not installed.
@@ -179,6 +234,8 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
     # one self-contained file (weights inline, wherever the exporter put them): the calibration
     # sessions ONNX Runtime opens cannot follow external weight files of a temporary copy
     graph = onnx.load(str(fp32_path))
+    if batchnorm_as_conv:
+        batchnorms_as_convolutions(graph)
     onnx.save_model(graph, str(prepared), save_as_external_data=False)
     quiet = _DropQuantizerNoise()
     logging.getLogger().addFilter(quiet)
@@ -215,17 +272,26 @@ class OnnxRuntimeNetwork(nn.Module):
     dict of tensors when the graph has several outputs. It has no parameters; ``.to()`` /
     ``.eval()`` are no-ops.
 
+    ``spinning=False`` stops ONNX Runtime's worker threads from busy-waiting for more work after
+    each call (their default, good for one session's latency). Use it when several sessions run
+    in turn on the same cores, as in a benchmark: the spinning threads of the idle sessions
+    otherwise compete with the one that runs (on a 2-core CPU, an fp32 2-stack hourglass timed
+    beside four other sessions took 133 ms per call instead of 96 ms).
+
     Raises:
         ImportError: onnxruntime is not installed.
         onnxruntime's errors: the file is not a loadable model.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, spinning: bool = True):
         super().__init__()
         import onnxruntime as ort
 
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = [o.name for o in self.session.get_outputs()]
 
     def forward(self, x: torch.Tensor):
