@@ -71,6 +71,15 @@ def goals(res: dict) -> list[str]:
            "steps per variant: on a loaded machine a longer run is needed to confirm it. Each lever against the "
            "row above it: " + "; ".join(f"{b['variant']!r} {b['img_s'] / a['img_s']:.2f}x" for a, b in
                                         zip(rows[1:], rows[2:])) + "."]
+    shares = res["train_step"][0].get("time_shares")
+    if shares:
+        conv = shares["convolutions, forward"] + shares["convolutions, backward"]
+        need = 100 * (1 - best["vs_reference"] / 1.2)
+        out[-1] += (f" Convolutions, forward and backward, take {conv:.0f}% of posekit's step; they run the same oneDNN "
+                    "kernels on the same shapes in both networks.")
+        if need > 0:
+            out[-1] += (f" Reaching 1.2x from here means removing {need:.0f}% of the step's time, which is "
+                        f"{need / (100 - conv):.0%} of all the work outside convolutions ({100 - conv:.0f}%).")
     lat = res["blazepose"]["posekit"]
     fp32, int8 = lat["posekit 2-stack, ONNX Runtime fp32"], lat["posekit 2-stack, ONNX Runtime int8"]
     acc = res.get("int8_accuracy")
@@ -120,6 +129,11 @@ def render(res: dict, docs: Path) -> str:
              "forward + backward + RMSprop)", ""]
     lines += table(["variant", "img/s", "vs reference"],
                    [[r["variant"], r["img_s"], f"{r['vs_reference']}x"] for r in ts["rows"]])
+    shares = ts.get("time_shares")
+    if shares:
+        lines += ["", f"Where the time of one step of {shares['variant']!r} goes (torch.profiler, self time of the ATen "
+                  "operators over two steps):", ""]
+        lines += table(["part", "% of the step"], [[k, v] for k, v in shares.items() if k != "variant"])
     lines += ["", f"Median of {ts['steps']} interleaved steps per variant after one warm-up step each "
               "(`benchmarks/train_step.py`). The reference (`benchmarks/princeton_posenet.py`) rebuilds the forward "
               "structure of princeton-vl/pytorch_stacked_hourglass (commit ceedc14) as that repository trains it: "

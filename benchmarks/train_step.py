@@ -15,7 +15,9 @@ posekit runs in these variants, each a lever added to the previous one:
 
 All take the same forward + backward + RMSprop step on the same random batch. The steps are
 interleaved (one step of each variant per round, after one warm-up step each), so that a machine
-shared with other jobs slows every variant alike; the figure is the median over rounds.
+shared with other jobs slows every variant alike; the figure is the median over rounds. Afterwards
+two steps of the shipped variant run under torch.profiler to tell where its time goes
+(:func:`time_shares`).
 """
 
 from __future__ import annotations
@@ -110,6 +112,34 @@ def build_variants(size: int, batch: int, compile: bool) -> tuple[list[Variant],
     return variants, n_ref
 
 
+#: ATen operators (self time) grouped into the parts of a training step that :func:`time_shares` reports.
+PARTS = {
+    "convolutions, forward": ("aten::mkldnn_convolution", "aten::_convolution", "aten::convolution"),
+    "convolutions, backward": ("aten::convolution_backward", "aten::mkldnn_convolution_backward"),
+    "batch norm, forward + backward": ("aten::native_batch_norm", "aten::native_batch_norm_backward",
+                                       "aten::_batch_norm_impl_index", "aten::batch_norm",
+                                       "aten::_native_batch_norm_legit", "aten::_native_batch_norm_legit_no_training"),
+    "ReLU, forward + backward": ("aten::relu", "aten::relu_", "aten::clamp_min", "aten::clamp_min_",
+                                 "aten::threshold_backward"),
+}
+
+
+def time_shares(variant: Variant, steps: int = 2) -> dict[str, float]:
+    """Percent of a training step's CPU time (self time of the ATen operators, torch.profiler) spent
+    in convolutions (forward, backward), batch norm, ReLU and everything else (pooling, upsampling,
+    sums, loss, optimiser, autograd bookkeeping), over ``steps`` steps after the caller's warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            variant.step()
+    self_us = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(self_us.values())
+    shares = {part: 100 * sum(self_us.get(op, 0) for op in ops) / total for part, ops in PARTS.items()}
+    shares["everything else"] = 100 - sum(shares.values())
+    return {k: round(v, 1) for k, v in shares.items()}
+
+
 def run(size: int, batch: int, steps: int, compile: bool = False) -> dict:
     """img/s of every variant at one input size (interleaved rounds, median) and ratios to the reference."""
     variants, n_params = build_variants(size, batch, compile)
@@ -126,8 +156,10 @@ def run(size: int, batch: int, steps: int, compile: bool = False) -> dict:
     for v in variants:
         rate = batch / statistics.median(v.times)
         rows.append({"variant": v.name, "img_s": round(rate, 3), "vs_reference": round(rate / ref_rate, 3)})
+    shipped = next(v for v in variants if v.name == "posekit channels-last, in-place adds")
     return {"size": size, "batch": batch, "steps": steps, "trained_parameters": n_params,
-            "reference_registered_parameters": registered, "rows": rows}
+            "reference_registered_parameters": registered, "rows": rows,
+            "time_shares": {"variant": shipped.name, **time_shares(shipped)}}
 
 
 def main() -> None:

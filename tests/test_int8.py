@@ -94,6 +94,8 @@ def test_int8_activation_formats(tiny_run, tmp_path):
         producer = {o: n.op_type for n in graph.node for o in n.output}
         weight_sources = {producer.get(n.input[1], "float initializer") for n in graph.node if n.name in heads}
         assert weight_sources == ({"float initializer"} if float_heads else {"DequantizeLinear"}), weight_sources
+        # with float heads the stacking of the per-stack heat maps stays float too: the output is not rounded to 8 bits
+        assert (producer[graph.output[0].name] == "DequantizeLinear") == (not float_heads)
     signed = quantize_int8(fp32, tmp_path / "s8.onnx", CropCalibrationReader(crops, 8), activations="int8")
     assert activation_types(default) == {TensorProto.UINT8}       # uint8 x int8: the fast x86 kernels
     assert "BatchNormalization" not in {n.op_type for n in onnx.load(str(default)).graph.node}

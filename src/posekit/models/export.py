@@ -112,19 +112,24 @@ def output_convolutions(graph) -> list[str]:
     For a stacked hourglass these are the 1x1 heat-map heads of every stack (intermediate outputs
     included, since they are concatenated into ``heatmaps``).
     """
+    return sorted(name for name, op in _output_path(graph).items() if op == "Conv")
+
+
+def _output_path(graph) -> dict[str, str]:
+    """``{node name: op type}`` of the nodes between the graph's outputs and the last convolution
+    on each path to them, those convolutions included."""
     producer = {name: node for node in graph.node for name in node.output}
-    found, seen, todo = set(), set(), [o.name for o in graph.output]
+    found, seen, todo = {}, set(), [o.name for o in graph.output]
     while todo:
         tensor = todo.pop()
         if tensor in seen or tensor not in producer:
             continue
         seen.add(tensor)
         node = producer[tensor]
-        if node.op_type == "Conv":
-            found.add(node.name)
-        else:
+        found[node.name] = node.op_type
+        if node.op_type != "Conv":
             todo.extend(node.input)
-    return sorted(found)
+    return found
 
 
 def batchnorms_as_convolutions(model) -> int:
@@ -177,6 +182,10 @@ def batchnorms_as_convolutions(model) -> int:
     return count
 
 
+#: Bumped when :func:`quantize_int8` changes what its defaults produce (part of the ONNX cache key).
+_INT8_SCHEME_REVISION = 2
+
+
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, activations: str = "uint8",
                   reduce_range: bool = True, float_heads: bool = True, method: str = "percentile",
                   batchnorm_as_conv: bool = True) -> Path:
@@ -197,8 +206,10 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
       weights as the remedy. A one-epoch test network on a real photo moved its heat maps by
       6.6 % of their range with 8-bit weights, under 5 % with 7-bit ones.
     - ``float_heads=True``: the convolutions that write the graph's outputs (the 1x1 heat-map
-      heads of every stack, :func:`output_convolutions`) stay float32: the decoder reads their
-      output to sub-pixel precision, and they are a negligible share of the work.
+      heads of every stack, :func:`output_convolutions`) and the operators between them and the
+      outputs (the stacking of the per-stack heat maps) stay float32, so the outputs are not
+      rounded to 8 bits: the decoder reads the heat maps to sub-pixel precision, and these
+      operators are a negligible share of the work.
     - ``method="percentile"``: each activation range covers the 0.001-99.999 percentiles of the
       calibration values instead of their min / max, so a few outliers do not coarsen the steps.
     - ``batchnorm_as_conv=True``: the batch norms the exporter could not fold into a convolution
@@ -242,7 +253,7 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
     try:
         quantize_static(str(prepared), str(out_path), calibration, quant_format=QuantFormat.QDQ, per_channel=True,
                         reduce_range=reduce_range, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=output_convolutions(graph.graph) if float_heads else [],
+                        nodes_to_exclude=list(_output_path(graph.graph)) if float_heads else [],
                         calibrate_method=methods[method],
                         activation_type=QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8)
     except (IndexError, ValueError, KeyError) as e:   # an empty reader ends in an empty min/max table
@@ -334,8 +345,9 @@ def cached_onnx(checkpoint: str | Path, model: nn.Module, input_size: int, int8_
     ckpt = Path(checkpoint).resolve()
     stat = ckpt.stat()
     variant = "" if int8_calibration is None else "-int8"
-    # the int8 scheme (quantize_int8's keyword defaults) is part of the key: a new scheme gets a new entry
-    scheme = "" if int8_calibration is None else f"|{quantize_int8.__defaults__}"
+    # the int8 scheme (quantize_int8's keyword defaults and what they mean) is part of the key: a new
+    # scheme gets a new entry
+    scheme = "" if int8_calibration is None else f"|{quantize_int8.__defaults__}|{_INT8_SCHEME_REVISION}"
     key = hashlib.sha1(f"{ckpt}|{stat.st_size}|{stat.st_mtime_ns}|{input_size}{variant}{scheme}".encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit" / "onnx"
     path = cache / f"{ckpt.stem}{variant}-{key}.onnx"
