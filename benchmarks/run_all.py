@@ -156,7 +156,7 @@ def render(res: dict, docs: Path) -> str:
               "model (`benchmarks/blazepose.py`). posekit networks are untrained here (latency does not depend on the "
               "weights); int8 is calibrated on the same crops. The ONNX Runtime sessions are timed in turn with thread "
               "spinning off: by default each session's worker threads keep spinning after a call and take the cores "
-              "from the next session timed (an fp32 2-stack measured 133 ms per call that way, 96 ms alone). BlazePose runs MediaPipe's `solutions.pose` in "
+              "from the next session timed, which inflates every latency measured in turn. BlazePose runs MediaPipe's `solutions.pose` in "
               "static-image mode (person detection + landmarks on each crop)."]
     if isinstance(bp["blazepose"], str):
         lines += ["", bp["blazepose"]]
