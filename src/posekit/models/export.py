@@ -207,9 +207,11 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
       6.6 % of their range with 8-bit weights, under 5 % with 7-bit ones.
     - ``float_heads=True``: the convolutions that write the graph's outputs (the 1x1 heat-map
       heads of every stack, :func:`output_convolutions`) and the operators between them and the
-      outputs (the stacking of the per-stack heat maps) stay float32, so the outputs are not
-      rounded to 8 bits: the decoder reads the heat maps to sub-pixel precision, and these
-      operators are a negligible share of the work.
+      outputs (the stacking of the per-stack heat maps) stay float32 in the QDQ graph, so the
+      last stack's heat maps, which the decoder reads to sub-pixel precision, are not rounded to
+      8 bits; these operators are a negligible share of the work. (A head whose output also feeds
+      a quantised layer, like an intermediate stack's, may still be run by ONNX Runtime in int8
+      kernels: its input and output are quantised anyway.)
     - ``method="percentile"``: each activation range covers the 0.001-99.999 percentiles of the
       calibration values instead of their min / max, so a few outliers do not coarsen the steps.
     - ``batchnorm_as_conv=True``: the batch norms the exporter could not fold into a convolution
