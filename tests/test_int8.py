@@ -46,6 +46,7 @@ def test_int8_export_keypoints_within_tolerance_of_fp32(tiny_run, synthetic_root
                  "--calibration-samples", "16"]) == 0
     printed = capsys.readouterr().out
     assert "int8, calibrated on 16 crops" in printed and "heat-map peaks" in printed
+    assert "histogram" not in printed                                         # the calibrator's progress stays out
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops               # QDQ format
 

@@ -8,7 +8,9 @@ multi-task network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -253,11 +255,13 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
     quiet = _DropQuantizerNoise()
     logging.getLogger().addFilter(quiet)
     try:
-        quantize_static(str(prepared), str(out_path), calibration, quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=reduce_range, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=list(_output_path(graph.graph)) if float_heads else [],
-                        calibrate_method=methods[method],
-                        activation_type=QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8)
+        # the histogram calibrators print their progress (bins, percentiles) to stdout: keep it out of posekit's output
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(str(prepared), str(out_path), calibration, quant_format=QuantFormat.QDQ, per_channel=True,
+                            reduce_range=reduce_range, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=list(_output_path(graph.graph)) if float_heads else [],
+                            calibrate_method=methods[method],
+                            activation_type=QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8)
     except (IndexError, ValueError, KeyError) as e:   # an empty reader ends in an empty min/max table
         raise ValueError(f"int8 calibration failed ({type(e).__name__}: {e}); does the calibration data hold "
                          "any usable crop?") from None
