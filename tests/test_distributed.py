@@ -59,3 +59,30 @@ def test_two_gloo_processes_match_one_process_and_resume(tmp_path, synthetic_roo
     b = load_checkpoint(tmp_path / "multi" / "last.pt")["model"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)  # 6 Adam steps of float drift
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None,
+                    reason="torchrun not installed next to this Python")
+def test_one_torchrun_process_takes_the_data_parallel_path(tmp_path, synthetic_root):
+    # torchrun --nproc_per_node 1 joins a process group and wraps the network in DistributedDataParallel
+    # (the path a one-GPU NCCL run proves); with one process its steps equal a plain run's.
+    common = dict(epochs=1, batch_size=4, iters_per_epoch=2, num_threads=1)
+    plain = tiny_config(tmp_path / "plain", synthetic_root, **common)
+    plain.data.augment.enabled = False
+    train(plain, progress=False)
+    ddp = tiny_config(tmp_path / "ddp", synthetic_root, **common)
+    ddp.data.augment.enabled = False
+    save_config(ddp, tmp_path / "ddp.yaml")
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    subprocess.run([torchrun, "--standalone", "--nproc_per_node", "1", "-m", "posekit", "train",
+                    str(tmp_path / "ddp.yaml"), "--no-progress"], check=True, capture_output=True, timeout=300,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert "data-parallel: 1 process(es), backend gloo, 4 images per process and step" in \
+        (tmp_path / "ddp" / "train.log").read_text()
+    assert "data-parallel" not in (tmp_path / "plain" / "train.log").read_text()
+
+    def losses(run):
+        with open(tmp_path / run / "steps.csv") as f:
+            return [float(r["loss"]) for r in csv.DictReader(f)]
+
+    assert len(losses("ddp")) == 2 and losses("ddp") == pytest.approx(losses("plain"), rel=1e-5)

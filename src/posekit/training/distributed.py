@@ -19,15 +19,21 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistInfo:
-    """Where this process stands in a multi-process run (``world_size == 1``: a plain single process)."""
+    """Where this process stands in a multi-process run.
+
+    ``enabled`` (a process group and DistributedDataParallel) when there are several processes, or
+    when ``torchrun`` started this one even alone (``launched``), so that a one-process ``torchrun``
+    run exercises the same path as a larger one; a plain ``posekit train`` is a single process.
+    """
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    launched: bool = False
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.launched
 
     @property
     def is_main(self) -> bool:
@@ -38,12 +44,15 @@ def init_distributed(device_type: str) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment (``WORLD_SIZE``,
     ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``); NCCL for CUDA, gloo otherwise.
 
-    Returns a single-process :class:`DistInfo` when ``WORLD_SIZE`` is unset or 1.
+    A process that ``torchrun`` started (``TORCHELASTIC_RUN_ID`` set) joins even when it is the
+    only one (``torchrun --nproc_per_node 1``). Returns a single-process :class:`DistInfo` when
+    ``WORLD_SIZE`` is unset or 1 outside ``torchrun``.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    launched = "TORCHELASTIC_RUN_ID" in os.environ and "MASTER_ADDR" in os.environ
+    if world <= 1 and not launched:
         return DistInfo()
-    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")), launched)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
     return info

@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -600,6 +601,9 @@ class Trainer:
             if main:
                 log.info("%s %s (%s) in %s", "resuming" if s.global_step else "training", self.cfg.name,
                          self.model.posekit_spec["arch"], self.out)
+                if self.dist.enabled:
+                    log.info("data-parallel: %d process(es), backend %s, %d images per process and step",
+                             self.dist.world_size, dist.get_backend(), self.local_batch)
             summary = self._fit()
             if main:
                 log.info("finished after %d epochs: best val score %.2f at epoch %d -> %s", s.epoch, s.best_pckh,
