@@ -8,7 +8,8 @@ Parts: the training step against princeton-vl's PoseNet (:mod:`train_step`), int
 mediapipe), scaling with batch, size and workers (:mod:`scaling`, plots under ``docs/``). Within
 each part the runs are interleaved or back to back in one process, so their ratios hold on a
 machine shared with other jobs; absolute numbers are this machine's at that moment.
-``--json FILE`` also writes the raw results; ``--from-json FILE`` rewrites the page from them.
+``--json FILE`` also writes the raw results; ``--from-json FILE`` rewrites the page from them;
+``--gpu-json FILE`` adds the results of :mod:`gpu` (measured on a machine with a CUDA GPU).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def render(res: dict, docs: Path) -> str:
     sc = res.get("scaling")
     if not sc:
         lines += ["", "## Scaling", "", "Not measured in these results (`python benchmarks/scaling.py --plots docs`)."]
-        return "\n".join(lines + gpu_lines()) + "\n"
+        return "\n".join(lines + gpu_lines(res)) + "\n"
     lines += ["", "## Scaling", "", f"![training]({plots['training'].name}) ![inference]({plots['inference'].name}) "
               f"![data]({plots['data'].name})", ""]
     lines += table(["training: input", "batch", "img/s", "peak RSS (MB)"],
@@ -192,12 +193,20 @@ def render(res: dict, docs: Path) -> str:
     lines += ["", "Each point is a fresh process (`benchmarks/scaling.py`), one timed training step after a warm-up "
               "step, so on a shared machine single points are noisy. Worker processes' memory is not in the data "
               "pipeline's peak RSS."]
-    return "\n".join(lines + gpu_lines()) + "\n"
+    return "\n".join(lines + gpu_lines(res)) + "\n"
 
 
-def gpu_lines() -> list[str]:
+def gpu_lines(res: dict) -> list[str]:
+    """The GPU section: ``benchmarks/gpu.py``'s results when given (``--gpu-json``), else why there are none."""
+    if res.get("gpu"):
+        import gpu
+
+        return [""] + gpu.render(res["gpu"])
     return ["", "## GPU", "", "Not measured: no GPU was available to this run. The training loop supports bf16 "
-            "autocast, channels-last, `train.compile` and DDP on CUDA; their throughput on a GPU is not recorded here."]
+            "autocast, channels-last, `train.compile` and DDP on CUDA; on a machine with a CUDA GPU "
+            "`python benchmarks/gpu.py --json runs/gpu_results.json` measures them (2- and 8-stack training img/s "
+            "against the reference, with and without torch.compile, peak memory, the largest batch, a torchrun "
+            "run) and `--gpu-json runs/gpu_results.json` adds them to this page."]
 
 
 def main() -> None:
@@ -211,8 +220,11 @@ def main() -> None:
                     help="trained checkpoint for the int8 accuracy part (skipped when missing)")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--from-json", help="render the page from earlier raw results instead of measuring")
+    ap.add_argument("--gpu-json", help="results of benchmarks/gpu.py (run on a GPU machine) for the GPU section")
     args = ap.parse_args()
     res = json.loads(Path(args.from_json).read_text()) if args.from_json else measure(args)
+    if args.gpu_json:
+        res["gpu"] = json.loads(Path(args.gpu_json).read_text())
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     text = render(res, Path(args.out).parent)

@@ -122,3 +122,33 @@ def test_performance_page_decides_the_goals_from_the_measured_figures(tmp_path):
     page = run_all.render(res, tmp_path)
     assert "<= 0.5 PCKh: not met; int8 is 2.00x fp32 at batch 1, PCKh loss 0.60" in page
     assert "Other jobs shared the machine (1-minute load average 9.0 before" in page
+
+
+def test_gpu_benchmark_runs_end_to_end_on_the_cpu(tmp_path, synthetic_root):
+    # benchmarks/gpu.py is meant for a CUDA machine; --device cpu runs the same code (bf16 autocast,
+    # both networks, the batch search, the one-process torchrun run over gloo) on a tiny setting.
+    from posekit.config import save_config
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import gpu
+        import run_all
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    cfg = tiny_config(tmp_path / "unused", synthetic_root, batch_size=2, num_threads=1)
+    save_config(cfg, tmp_path / "tiny.yaml")
+    res = gpu.run(stacks=(1,), batch=2, steps=1, features=16, size=64, compile=False, max_batch=4, device="cpu",
+                  ddp_config=str(tmp_path / "tiny.yaml"))
+    assert [(r["network"], r["compile"], r["batch"]) for r in res["rows"]] == [(gpu.POSEKIT, False, 2),
+                                                                             (gpu.REFERENCE, False, 2)]
+    assert all(r["img_s"] > 0 and r["peak_mb"] is None for r in res["rows"])
+    assert res["largest_batch"] == [{"stacks": 1, "batch": 4, "img_s": res["largest_batch"][0]["img_s"],
+                                     "peak_mb": None, "capped": True}]     # 2 and 4 trained, 8 is past the cap
+    ddp = res["ddp"]
+    assert ddp["returncode"] == 0, ddp["error"]
+    assert ddp["data_parallel"].startswith("data-parallel: 1 process(es), backend gloo")
+    page = "\n".join(run_all.gpu_lines({"gpu": res}))
+    ratio = res["rows"][0]["img_s"] / res["rows"][1]["img_s"]
+    assert f"| 1 | posekit | no | 2 | {res['rows'][0]['img_s']} | {ratio:.2f}x | None |" in page
+    assert "| 1 | 4 (search capped) |" in page and "backend gloo" in page
+    assert "Not measured: no GPU" in "\n".join(run_all.gpu_lines({}))
