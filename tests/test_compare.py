@@ -199,6 +199,7 @@ def test_compare_clearly_different_prediction_files(prediction_files, shared, tm
                  "--seed", "7"]) == 0
     text = capsys.readouterr().out
     assert "500 resamples" in text and "seed 7" in text and "Mean" in text and "r_ankle" in text
+    assert "PCKh@0.5 (hrnet protocol)" in text
     assert f"{out['mean_diff']:.2f}" in text
 
 
@@ -219,3 +220,47 @@ def test_compare_user_errors(prediction_files, shared, tmp_path, capsys):
     sample_scores_from_result(res, gt_small, np.ones(8)).save(other)
     assert main(["compare", str(a), str(other), "--ground-truth", str(shared / "mpii" / "gt_valid.mat")]) == 2
     assert "not scored on the same people" in capsys.readouterr().err
+
+
+def test_scores_files_record_the_pckh_protocol(tmp_path):
+    # one person, 16 joints, head size 10 px: joint 0 is exactly 0.5 head sizes off, which is
+    # correct under hrnet (<=) and wrong under bearpaw (<); joints 1-3 are wrong, the rest exact
+    gt = np.zeros((1, 16, 2)) + 50.0
+    pred = gt.copy()
+    pred[0, 0, 0] += 5.0
+    pred[0, 1:4, 0] += 20.0
+    head = np.array([10.0])
+    scores = {}
+    for protocol in ("hrnet", "bearpaw"):
+        res = pckh(pred, gt, head, protocol=protocol)
+        path = sample_scores_from_result(res, gt, head).save(tmp_path / f"{protocol}.npz")
+        scores[protocol] = back = load_sample_scores(path)
+        assert back.protocol == protocol
+        assert np.array_equal(back.correct(0.5), res.sample_correct(0.5))
+        assert back.mean(0.5) == pytest.approx(res.mean(0.5))
+        assert back.pckh_result(0.5).table(0.5) == pytest.approx(res.table(0.5))
+    assert scores["hrnet"].correct(0.5)[0, 0] and not scores["bearpaw"].correct(0.5)[0, 0]
+    assert "different PCKh protocols (hrnet vs bearpaw)" in scores["hrnet"].same_people(scores["bearpaw"])
+
+    # files written before the field was added were scored under hrnet; an unknown name is refused
+    with np.load(tmp_path / "bearpaw.npz") as z:
+        fields = {k: z[k] for k in z.files if k != "protocol"}
+    np.savez(tmp_path / "old.npz", **fields)
+    assert load_sample_scores(tmp_path / "old.npz").protocol == "hrnet"
+    np.savez(tmp_path / "bad.npz", **fields, protocol=np.array("mmpose"))
+    with pytest.raises(ValueError, match="bad.npz: 'protocol' is 'mmpose'"):
+        load_sample_scores(tmp_path / "bad.npz")
+
+
+def test_compare_scores_prediction_files_under_the_chosen_protocol(prediction_files, shared, tmp_path, capsys):
+    _, a, b, _ = prediction_files
+    gt_file = str(shared / "mpii" / "gt_valid.mat")
+    assert main(["evaluate", "--predictions", str(a), "--ground-truth", gt_file, "--protocol", "bearpaw", "--json",
+                 "--save-samples", str(tmp_path / "a_bearpaw.npz")]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a_bearpaw.npz"), str(b), "--ground-truth", gt_file]) == 2
+    assert "different PCKh protocols (bearpaw vs hrnet)" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "a_bearpaw.npz"), str(b), "--ground-truth", gt_file,
+                 "--protocol", "bearpaw", "--json", "--resamples", "200"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mean_diff"] > 5 and out["protocol"] == "bearpaw"

@@ -27,6 +27,7 @@ PROG = "posekit compare"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from posekit.evaluation.protocols import PROTOCOLS
     from posekit.evaluation.statistics import DEFAULT_RESAMPLES
 
     p.add_argument("inputs", nargs="+", metavar="RUN_OR_PRED",
@@ -35,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ground-truth", metavar="GT",
                    help="ground truth for prediction files: gt_valid.mat, valid.h5 or a json with head sizes")
     p.add_argument("--keypoints", default=None, help="keypoint set of prediction files and GT (default mpii)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default="hrnet",
+                   help="PCKh protocol the prediction files are scored under (default hrnet, see posekit evaluate); "
+                        "a scores file carries its own, and all inputs must share one")
     p.add_argument("--threshold", type=float, default=0.5, metavar="T", help="PCKh threshold (default 0.5)")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                    help=f"bootstrap resamples and permutations (default {DEFAULT_RESAMPLES})")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give at least two inputs to compare")
     if not (args.threshold >= 0 and args.threshold < float("inf")):
         raise ValueError(f"--threshold must be a finite number >= 0, got {args.threshold}")
-    inputs = [load_input(spec, args.ground_truth, args.keypoints) for spec in args.inputs]
+    inputs = [load_input(spec, args.ground_truth, args.keypoints, args.protocol) for spec in args.inputs]
     results = [compare_inputs(inputs[0], other, threshold=args.threshold, resamples=args.resamples, seed=args.seed)
                for other in inputs[1:]]
     if args.json:

@@ -22,11 +22,15 @@ key               shape / type      meaning
 ``head_sizes``    (N,) float64      the PCKh normaliser of each sample, px
 ``sample_names``  (N,) str          image name of each sample ("" when unknown)
 ``source``        str               what was evaluated (checkpoint, prediction file, run epoch)
+``protocol``      str               the PCKh protocol it was scored under
+                                    (:mod:`posekit.evaluation.protocols`); files without it
+                                    were scored under ``hrnet``
 ================  ================  ============================================================
 
-A joint is correct at threshold ``t`` when ``evaluated & (distances <= t)``, the official ``<=``
-of :mod:`posekit.evaluation.pckh`; :meth:`SampleScores.pckh_result` gives back the full PCKh
-result at any thresholds. Files are written atomically (temporary file, rename).
+A joint is correct at threshold ``t`` when ``evaluated & (distances <= t)`` (``<`` under a strict
+protocol: ``bearpaw``, ``princeton``); which joints are ``evaluated`` already follows the protocol.
+:meth:`SampleScores.pckh_result` gives back the full PCKh result at any thresholds, rows and Mean
+formed by the protocol's rules. Files are written atomically (temporary file, rename).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Sequence
 import numpy as np
 
 from posekit.evaluation.pckh import PCKhResult
+from posekit.evaluation.protocols import get_protocol
 from posekit.keypoints import KEYPOINT_SETS, KeypointSet
 
 __all__ = ["FORMAT", "SampleScores", "load_sample_scores", "sample_scores_from_result"]
@@ -67,6 +72,7 @@ class SampleScores:
         head_sizes: (N,) px.
         sample_names: N image names ("" when unknown).
         source: what was evaluated.
+        protocol: name of the PCKh protocol it was scored under (default ``"hrnet"``).
     """
 
     distances: np.ndarray
@@ -78,15 +84,18 @@ class SampleScores:
     head_sizes: np.ndarray
     sample_names: tuple[str, ...]
     source: str = ""
+    protocol: str = "hrnet"
 
     @property
     def num_samples(self) -> int:
         return int(self.distances.shape[0])
 
     def correct(self, threshold: float = 0.5) -> np.ndarray:
-        """(N, K) bool: evaluated and within ``threshold`` head sizes (``<=``)."""
+        """(N, K) bool: evaluated and within ``threshold`` head sizes (``<=``, or ``<`` under a
+        strict protocol)."""
+        within = np.less if get_protocol(self.protocol).strict else np.less_equal
         with np.errstate(invalid="ignore"):
-            return self.evaluated & (self.distances <= threshold)
+            return self.evaluated & within(self.distances, threshold)
 
     def pckh_result(self, thresholds: float | Sequence[float] = (0.5, 0.1)) -> PCKhResult:
         """The :class:`PCKhResult` of these scores at ``thresholds`` (same numbers as the evaluation
@@ -98,7 +107,7 @@ class SampleScores:
             per_joint = np.where(counts > 0, 100.0 * correct / np.maximum(counts, 1), np.nan)
         return PCKhResult(thresholds=ts, per_joint=per_joint, correct=correct, counts=counts,
                           num_samples=self.num_samples, keypoints=self.keypoints(),
-                          distances=self.distances, evaluated=self.evaluated)
+                          protocol=get_protocol(self.protocol), distances=self.distances, evaluated=self.evaluated)
 
     def keypoints(self) -> KeypointSet:
         """A keypoint set with the stored names and Mean exclusions (the built-in set when the name
@@ -110,15 +119,19 @@ class SampleScores:
         return KeypointSet(self.keypoint_set or "unnamed", self.joint_names, mean_excluded=excluded)
 
     def mean(self, threshold: float = 0.5) -> float:
-        """Official Mean PCKh (%) at ``threshold``: pooled over the Mean joints; NaN if none."""
+        """Official Mean PCKh (%) at ``threshold`` over the Mean joints, as the protocol forms it
+        (pooled, or the plain mean of the joints' rates under ``bearpaw``); NaN if none."""
         ok = self.evaluated[:, self.mean_joints]
-        total = int(ok.sum())
-        return float(100.0 * self.correct(threshold)[:, self.mean_joints].sum() / total) if total else math.nan
+        if not ok.any():
+            return math.nan
+        return self.pckh_result(threshold).mean(threshold)
 
     def same_people(self, other: "SampleScores") -> str | None:
         """None when ``other`` was scored on the same people and joints, else the reason it was not."""
         if self.joint_names != other.joint_names:
             return f"different keypoints ({len(self.joint_names)} vs {len(other.joint_names)} joints)"
+        if self.protocol != other.protocol:
+            return f"different PCKh protocols ({self.protocol} vs {other.protocol})"
         if self.num_samples != other.num_samples:
             return f"different sample counts ({self.num_samples} vs {other.num_samples})"
         names_a, names_b = np.asarray(self.sample_names), np.asarray(other.sample_names)
@@ -145,7 +158,8 @@ class SampleScores:
             evaluated=self.evaluated.astype(bool), joint_names=np.array(self.joint_names, dtype=str),
             mean_joints=self.mean_joints.astype(bool), keypoint_set=np.array(self.keypoint_set),
             gt_joints=self.gt_joints.astype(np.float32), head_sizes=self.head_sizes.astype(np.float64),
-            sample_names=np.array(self.sample_names, dtype=str), source=np.array(self.source))
+            sample_names=np.array(self.sample_names, dtype=str), source=np.array(self.source),
+            protocol=np.array(self.protocol))
         return atomic_write(path, buf.getvalue())
 
 
@@ -179,7 +193,7 @@ def sample_scores_from_result(result: PCKhResult, gt_joints: np.ndarray, head_si
     return SampleScores(distances=np.where(evaluated, result.distances, np.nan), evaluated=evaluated,
                         joint_names=tuple(kp.names), mean_joints=mean_joints, keypoint_set=kp.name,
                         gt_joints=np.where(evaluated[..., None], gt, np.nan), head_sizes=np.asarray(head_sizes, dtype=np.float64).reshape(n),
-                        sample_names=names, source=str(source))
+                        sample_names=names, source=str(source), protocol=result.protocol.name)
 
 
 def load_sample_scores(path: str | Path) -> SampleScores:
@@ -219,8 +233,13 @@ def load_sample_scores(path: str | Path) -> SampleScores:
                              f"'distances' of shape {dist.shape}")
     names = data.get("sample_names", np.array([], dtype=str))
     names = tuple(str(s) for s in names) if names.shape == (n,) else ("",) * n
+    protocol = str(data.get("protocol", "hrnet"))   # files written before the field: hrnet
+    try:
+        get_protocol(protocol)
+    except ValueError:
+        raise ValueError(f"{path}: 'protocol' is {protocol!r}, not a known PCKh protocol") from None
     return SampleScores(distances=dist, evaluated=data["evaluated"].astype(bool),
                         joint_names=tuple(str(s) for s in data["joint_names"]),
                         mean_joints=data["mean_joints"].astype(bool), keypoint_set=str(data.get("keypoint_set", "")),
                         gt_joints=data["gt_joints"].astype(np.float64), head_sizes=data["head_sizes"].astype(np.float64),
-                        sample_names=names, source=str(data.get("source", "")))
+                        sample_names=names, source=str(data.get("source", "")), protocol=protocol)

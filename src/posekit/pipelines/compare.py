@@ -13,7 +13,11 @@ An input is any of:
   ``posekit evaluate --predictions`` does.
 
 A and B must have been scored on the same people (same sample count, image names and ground
-truth); only the joint instances evaluated in every input are compared. An input with several
+truth) under the same PCKh protocol (:mod:`posekit.evaluation.protocols`: a scores file records
+its own, a prediction file is scored under ``protocol``); only the joint instances evaluated in
+every input are compared. A joint counts as correct by the protocol's comparison (``<=`` or
+``<``); the compared Mean always pools the correct joints over people (the count-weighted Mean of
+the default ``hrnet`` protocol), since the bootstrap resamples people. An input with several
 runs (seeds) is compared through its per-instance success rate over the runs (the outcome averaged
 over seeds), and the spread of its per-run Mean PCKh is reported too, with Welch's test of the
 difference of seed means when both inputs have at least two runs: the paired test over people
@@ -86,8 +90,10 @@ def _files_of(path: Path) -> list[Path]:
     return [path]
 
 
-def load_input(spec: str, ground_truth: str | None = None, keypoints: str | None = None) -> ScoredInput:
-    """Read one input of ``posekit compare`` (kinds in the module docstring).
+def load_input(spec: str, ground_truth: str | None = None, keypoints: str | None = None,
+               protocol: str = "hrnet") -> ScoredInput:
+    """Read one input of ``posekit compare`` (kinds in the module docstring); prediction files are
+    scored under ``protocol``.
 
     Raises:
         FileNotFoundError: nothing at ``spec`` (or a pattern that matches nothing), or a run
@@ -111,7 +117,7 @@ def load_input(spec: str, ground_truth: str | None = None, keypoints: str | None
                 raise ValueError(f"{f}: a prediction file needs --ground-truth to be scored")
             from posekit.pipelines.evaluate import score_prediction_file
 
-            result, gt = score_prediction_file(f, ground_truth, keypoints=keypoints)
+            result, gt = score_prediction_file(f, ground_truth, keypoints=keypoints, protocol=protocol)
             scores.append(sample_scores_from_result(result, gt.joints, gt.head_sizes, source=str(f)))
         else:
             scores.append(load_sample_scores(f))
@@ -124,7 +130,8 @@ def _check_same_people(inputs: list[ScoredInput]) -> None:
         for s, f in zip(inp.scores, inp.files):
             reason = ref.same_people(s)
             if reason:
-                raise ValueError(f"{ref_file} and {f} were not scored on the same people: {reason}")
+                raise ValueError(f"{ref_file} and {f} were not scored on the same people under the same protocol: "
+                                 f"{reason}")
 
 
 def compare_inputs(a: ScoredInput, b: ScoredInput, threshold: float = 0.5, resamples: int = DEFAULT_RESAMPLES,
@@ -136,7 +143,7 @@ def compare_inputs(a: ScoredInput, b: ScoredInput, threshold: float = 0.5, resam
         ``{"a", "b", "threshold", "mean_diff", "ci95": [lo, hi], "p_value", "a_mean", "b_mean",
         "per_joint": {joint: {"a", "b", "diff", "ci95", "p_value", "count"}}, "num_people",
         "compared_instances", "resamples", "permutations", "seed", "ci_method", "test",
-        "runs": {"a": n, "b": n}}``, plus ``"seeds"`` (``{"a": summary, "b": summary, "welch": ...}``)
+        "runs": {"a": n, "b": n}, "protocol"}``, plus ``"seeds"`` (``{"a": summary, "b": summary, "welch": ...}``)
         when an input has several runs; PCKh in %, differences A - B in percentage points.
 
     Raises:
@@ -159,7 +166,7 @@ def compare_inputs(a: ScoredInput, b: ScoredInput, threshold: float = 0.5, resam
               "compared_instances": int(evaluated[:, ref.mean_joints].sum()),
               "ci_method": "paired percentile bootstrap over people (all joints of a drawn person together)",
               "test": "paired permutation test over people (sign flip of each person's A - B)",
-              "runs": {"a": len(a.scores), "b": len(b.scores)}}
+              "runs": {"a": len(a.scores), "b": len(b.scores)}, "protocol": a.scores[0].protocol}
     if len(a.scores) > 1 or len(b.scores) > 1:
         seeds = {"a": seed_summary(means_a).to_dict(), "b": seed_summary(means_b).to_dict()}
         if len(means_a) > 1 and len(means_b) > 1:
@@ -182,7 +189,8 @@ def format_comparison(result: dict) -> str:
     runs = result["runs"]
     lines = [f"A: {result['a']}" + (f" ({runs['a']} runs)" if runs["a"] > 1 else ""),
              f"B: {result['b']}" + (f" ({runs['b']} runs)" if runs["b"] > 1 else ""),
-             f"PCKh@{t}, A - B in points, on {result['num_people']} people ({result['compared_instances']} joint "
+             f"PCKh@{t} ({result.get('protocol', 'hrnet')} protocol), A - B in points, on {result['num_people']} people "
+             f"({result['compared_instances']} joint "
              f"instances in the Mean); 95% CI: paired bootstrap over people, {result['resamples']} resamples; "
              f"p: paired permutation test, {result['permutations']} sign flips; seed {result['seed']}", "",
              f"{'joint':<12}{'A':>8}{'B':>8}{'A-B':>8}  {'95% CI':<18}{'p':>8}"]
