@@ -147,8 +147,7 @@ class PCKhResult:
         if self.distances is None or self.evaluated is None:
             raise ValueError("this PCKh result holds no per-sample distances")
         t = self.thresholds[self._index(threshold)]
-        within = np.less if self.protocol.strict else np.less_equal
-        return within(self.distances, t) & self.evaluated
+        return self.protocol.within(self.distances, t) & self.evaluated
 
     def joint_pckh(self, threshold: float | None = None) -> dict[str, float]:
         """Per-joint PCKh (%) at ``threshold`` (default: the first one), keyed by joint name."""
@@ -324,8 +323,7 @@ def pckh(
         scaled = np.linalg.norm(pred - gt, axis=-1) / safe_heads[:, None]  # (N, J)
     scaled = np.where(np.isfinite(scaled), scaled, np.inf)
     counts = evaluated.sum(axis=0)
-    within = np.less if protocol.strict else np.less_equal
-    correct = np.stack([(within(scaled, t) & evaluated).sum(axis=0) for t in ts])  # (T, J)
+    correct = np.stack([(protocol.within(scaled, t) & evaluated).sum(axis=0) for t in ts])  # (T, J)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(counts > 0, 100.0 * correct / np.maximum(counts, 1), np.nan)
     if keypoints is None:

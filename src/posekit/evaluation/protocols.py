@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["PCKhProtocol", "PROTOCOLS", "get_protocol"]
 
 
@@ -56,6 +58,12 @@ class PCKhProtocol:
     skip_zero_x: bool
     head_size: str
     source: str
+
+    def within(self, distances: np.ndarray, threshold: float) -> np.ndarray:
+        """Elementwise ``distances < threshold`` (strict) or ``<= threshold``; distances in head
+        sizes, NaN compares False."""
+        with np.errstate(invalid="ignore"):
+            return np.less(distances, threshold) if self.strict else np.less_equal(distances, threshold)
 
 
 #: The built-in protocols, by ``--protocol`` name (the first is the default).

@@ -36,7 +36,6 @@ formed by the protocol's rules. Files are written atomically (temporary file, re
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -93,9 +92,7 @@ class SampleScores:
     def correct(self, threshold: float = 0.5) -> np.ndarray:
         """(N, K) bool: evaluated and within ``threshold`` head sizes (``<=``, or ``<`` under a
         strict protocol)."""
-        within = np.less if get_protocol(self.protocol).strict else np.less_equal
-        with np.errstate(invalid="ignore"):
-            return self.evaluated & within(self.distances, threshold)
+        return self.evaluated & get_protocol(self.protocol).within(self.distances, threshold)
 
     def pckh_result(self, thresholds: float | Sequence[float] = (0.5, 0.1)) -> PCKhResult:
         """The :class:`PCKhResult` of these scores at ``thresholds`` (same numbers as the evaluation
@@ -121,9 +118,6 @@ class SampleScores:
     def mean(self, threshold: float = 0.5) -> float:
         """Official Mean PCKh (%) at ``threshold`` over the Mean joints, as the protocol forms it
         (pooled, or the plain mean of the joints' rates under ``bearpaw``); NaN if none."""
-        ok = self.evaluated[:, self.mean_joints]
-        if not ok.any():
-            return math.nan
         return self.pckh_result(threshold).mean(threshold)
 
     def same_people(self, other: "SampleScores") -> str | None:

@@ -272,10 +272,11 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration, acti
 
 
 class _DropQuantizerNoise(logging.Filter):
-    """Drops two messages ONNX Runtime's quantizer logs on the root logger for every posekit graph:
-    one per BatchNormalization weight ("Axis 1 is out-of-range", its per-channel axis does not
-    apply to a 1-D tensor, which stays per-tensor) and the general advice to pre-process the model
-    (the exported graph already has its convolutions and BatchNorms folded where possible)."""
+    """Drops two messages ONNX Runtime's quantizer logs on the root logger for posekit graphs: one
+    per BatchNormalization weight when batch norms stay in the graph (``batchnorm_as_conv=False``;
+    "Axis 1 is out-of-range", its per-channel axis does not apply to a 1-D tensor, which stays
+    per-tensor) and the general advice to pre-process the model (the exported graph already has its
+    convolutions and BatchNorms folded where possible)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()

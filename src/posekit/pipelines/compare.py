@@ -189,7 +189,7 @@ def format_comparison(result: dict) -> str:
     runs = result["runs"]
     lines = [f"A: {result['a']}" + (f" ({runs['a']} runs)" if runs["a"] > 1 else ""),
              f"B: {result['b']}" + (f" ({runs['b']} runs)" if runs["b"] > 1 else ""),
-             f"PCKh@{t} ({result.get('protocol', 'hrnet')} protocol), A - B in points, on {result['num_people']} people "
+             f"PCKh@{t} ({result['protocol']} protocol), A - B in points, on {result['num_people']} people "
              f"({result['compared_instances']} joint "
              f"instances in the Mean); 95% CI: paired bootstrap over people, {result['resamples']} resamples; "
              f"p: paired permutation test, {result['permutations']} sign flips; seed {result['seed']}", "",
